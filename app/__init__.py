@@ -1,0 +1,92 @@
+"""The shop API: create_app() builds the Flask application with every domain registered."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import ConfigError, config_class
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: dict | None = None, *, env: str | None = None) -> Flask:
+    """Build the app. `config` overrides settings read from the environment (tests use it)."""
+    app = Flask(__name__, instance_relative_config=False)
+    settings = config_class(env)
+    app.config.from_object(settings)
+    if config:
+        app.config.update(config)
+    settings.finalise(app.config)
+    app.url_map.strict_slashes = False
+
+    from app.core.logging import configure_logging
+
+    configure_logging(app)
+    if app.config["TRUSTED_PROXY_COUNT"] > 0:
+        count = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_prefix=count)
+
+    register_extensions(app)
+    register_blueprints(app)
+    from app.core.errors import register_error_handlers
+
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401  (every model on the metadata)
+    from app.auth.tokens import register_jwt_callbacks
+    from app.celery_app import celery_init_app
+    from app.core.security import register_request_guards
+    from app.extensions import api, cache, cors, db, jwt, limiter, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
+    jwt.init_app(app)
+    register_jwt_callbacks(app)
+    cache.init_app(app)
+    limiter.init_app(app)
+    cors.init_app(
+        app,
+        resources={r"/*": {"origins": [app.config["FRONTEND_ORIGIN_URL"].rstrip("/")]}},
+        supports_credentials=True,
+        methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+        allow_headers=["Content-Type", "Authorization", "X-Frontend-Secret", "X-Request-ID"],
+        vary_header=True,
+        max_age=600,
+    )
+    register_request_guards(app)
+    api.init_app(app)
+    celery_init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.auth.routes import blp as user_blp
+    from app.extensions import api
+
+    api.register_blueprint(user_blp)
+
+    @app.get("/healthz")
+    def healthz():
+        """The process answers."""
+        return jsonify({"status": "ok"})
+
+
+def register_cli(app: Flask) -> None:
+    from app.cli import register_commands
+
+    register_commands(app)
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+__all__ = ["ConfigError", "create_app"]

@@ -1,0 +1,1 @@
+"""What every domain shares: database base, errors, security, pagination, logging, money."""

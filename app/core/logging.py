@@ -1,0 +1,77 @@
+"""Logging: JSON (or text) lines on stdout, each with the request id and user id."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import uuid
+
+from flask import Flask, g, has_request_context, request
+
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+class RequestContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if has_request_context():
+            record.request_id = g.get("request_id", "-")
+            user = g.get("auth_user")
+            record.user_id = getattr(user, "id", None)
+        else:
+            record.request_id = getattr(record, "request_id", "-")
+            record.user_id = getattr(record, "user_id", None)
+        return True
+
+
+def configure_logging(app: Flask) -> None:
+    level = app.config.get("LOG_LEVEL", "INFO")
+    handler = logging.StreamHandler(sys.stdout)
+    if app.config.get("LOG_FORMAT") == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        formatter = JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+    else:
+        formatter = logging.Formatter(
+            "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+        )
+    handler.setFormatter(formatter)
+    handler.addFilter(RequestContextFilter())
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if getattr(existing, "_shop_handler", False):
+            root.removeHandler(existing)
+    handler._shop_handler = True
+    root.addHandler(handler)
+    root.setLevel(level)
+
+    access = logging.getLogger("app.access")
+
+    @app.before_request
+    def _start_request():
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        valid = 0 < len(incoming) <= 128 and incoming.replace("-", "").isalnum()
+        g.request_id = incoming if valid else uuid.uuid4().hex
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _log_request(response):
+        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "-")
+        started = g.get("request_started")
+        duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
+        access.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": duration_ms,
+            },
+        )
+        return response

@@ -1,0 +1,138 @@
+"""Password hashing, role guards, and the request checks at the edge (frontend secret and
+cross-site request refusal). Hashing lives here alone so the algorithm can change in one place.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from functools import lru_cache, wraps
+
+from flask import Flask, current_app, request
+from flask_jwt_extended import get_current_user, verify_jwt_in_request
+from flask_jwt_extended.exceptions import JWTExtendedException
+from jwt import PyJWTError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.core.errors import AppError, ErrorCode, InvalidToken, RoleForbidden
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Paths that are called by machines that send neither the secret nor a browser Origin.
+SECRET_EXEMPT_PATHS = frozenset({"/order/webhook", "/healthz", "/readyz"})
+ORIGIN_EXEMPT_PATHS = frozenset({"/order/webhook"})
+
+
+# --- passwords ---------------------------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash(method: str) -> str:
+    return generate_password_hash("not-a-real-password-0000", method=method)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Check a password. Without a stored hash a dummy hash is checked anyway, so that an
+    unknown email costs as much time as a wrong password."""
+    if not password_hash:
+        check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
+        return False
+    return check_password_hash(password_hash, password)
+
+
+def password_needs_rehash(password_hash: str) -> bool:
+    return not password_hash.startswith(current_app.config["PASSWORD_HASH_METHOD"] + "$")
+
+
+# --- who is calling ----------------------------------------------------------------------------
+
+
+def load_current_user(*, optional: bool = False):
+    """The user of a valid access token; InvalidToken for every token problem.
+
+    With optional=True a request carrying no token at all yields None (a token that is
+    present but unusable is still an error)."""
+    try:
+        verify_jwt_in_request(optional=optional)
+    except (JWTExtendedException, PyJWTError) as exc:
+        raise InvalidToken() from exc
+    user = get_current_user() if _has_identity() else None
+    if user is None and not optional:
+        raise InvalidToken()
+    return user
+
+
+def _has_identity() -> bool:
+    from flask_jwt_extended import get_jwt
+
+    return bool(get_jwt())
+
+
+def roles_required(*roles: str) -> Callable:
+    """Route guard: a valid access token (else 401) whose user has one of `roles` (else 403).
+    With no roles, any authenticated user (guests included) passes."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            user = load_current_user()
+            if roles and user.role not in roles:
+                raise RoleForbidden()
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+any_auth_required = roles_required()
+account_required = roles_required("customer", "admin")
+admin_required = roles_required("admin")
+
+
+# --- edge checks -------------------------------------------------------------------------------
+
+
+def _allowed_origins() -> set[str]:
+    origins = {current_app.config["FRONTEND_ORIGIN_URL"].rstrip("/")}
+    origins.add(request.host_url.rstrip("/"))
+    return origins
+
+
+def check_frontend_secret() -> None:
+    """Production only: every request but preflights and machine endpoints must carry the
+    storefront's shared secret header."""
+    if not current_app.config.get("ENFORCE_FRONTEND_SECRET"):
+        return
+    if request.method == "OPTIONS" or request.path in SECRET_EXEMPT_PATHS:
+        return
+    expected = current_app.config.get("FRONTEND_SECRET_HEADER") or ""
+    supplied = request.headers.get("X-Frontend-Secret", "")
+    if not expected or not hmac.compare_digest(supplied.encode(), expected.encode()):
+        raise AppError("Forbidden", code=ErrorCode.FORBIDDEN, status=403)
+
+
+def check_same_origin() -> None:
+    """Refuse cross-site unsafe requests, which would otherwise ride on the cookies.
+
+    Browsers send Origin on every cross-origin POST/PUT/DELETE (and Sec-Fetch-Site on all
+    requests), so a request from another site is recognised without a CSRF token the
+    storefront does not send. Clients that send neither (curl, servers) are not browsers and
+    carry no ambient cookies of a victim."""
+    if request.method not in UNSAFE_METHODS or request.path in ORIGIN_EXEMPT_PATHS:
+        return
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        if origin.rstrip("/") not in _allowed_origins():
+            raise AppError("Cross-origin request refused", code=ErrorCode.CROSS_ORIGIN, status=403)
+        return
+    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+        raise AppError("Cross-origin request refused", code=ErrorCode.CROSS_ORIGIN, status=403)
+
+
+def register_request_guards(app: Flask) -> None:
+    app.before_request(check_frontend_secret)
+    app.before_request(check_same_origin)

@@ -1,0 +1,1 @@
+"""The email outbox: emails recorded with the change that promises them, sent by a task."""

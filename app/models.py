@@ -1,0 +1,35 @@
+"""Every model of the shop, imported in one place so the metadata (and Alembic) sees them all."""
+
+from app.addresses.models import Address
+from app.auth.models import AuthSession, Role, User
+from app.cart.models import Cart, CartProduct
+from app.catalog.models import Category, FeaturedProduct, Product, ProductImage
+from app.emails.models import OutboxEmail
+from app.orders.models import (
+    CheckoutSession,
+    CheckoutStatus,
+    Order,
+    OrderItem,
+    OrderStatus,
+    StripeEvent,
+)
+
+__all__ = [
+    "Address",
+    "AuthSession",
+    "Cart",
+    "CartProduct",
+    "Category",
+    "CheckoutSession",
+    "CheckoutStatus",
+    "FeaturedProduct",
+    "Order",
+    "OrderItem",
+    "OrderStatus",
+    "OutboxEmail",
+    "Product",
+    "ProductImage",
+    "Role",
+    "StripeEvent",
+    "User",
+]
