@@ -154,6 +154,9 @@ class BaseConfig:
     CART_UNLOCK_TIME_HOURS = env_float("CART_UNLOCK_TIME_HOURS", 24)
     RESERVED_STOCK_CLEANUP_HOURS = env_float("RESERVED_STOCK_CLEANUP_HOURS", 1)
     DELETE_GUEST_USERS_DAYS = env_float("DELETE_GUEST_USERS_DAYS", 7)
+    # Limits that keep one cart (a script's guest included) from reserving the whole shop.
+    CART_MAX_QUANTITY_PER_LINE = env_int("CART_MAX_QUANTITY_PER_LINE", 10)
+    CART_MAX_LINES = env_int("CART_MAX_LINES", 50)
     CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 2)
     CELERY_TASK_ALWAYS_EAGER = False
     CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
@@ -268,7 +271,14 @@ class TestingConfig(BaseConfig):
     SECRET_KEY = env_str("SECRET_KEY", "testing-secret-key-0123456789abcdef0123456789")
     # Cheap hashes keep the suite fast; production parameters are tested on their own.
     PASSWORD_HASH_METHOD = env_str("PASSWORD_HASH_METHOD", "scrypt:1024:8:1")
-    RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", False)
+    # Limits stay on (one limiter serves every app in the test process); they are just high
+    # unless a test asks for low ones.
+    LOGIN_RATE_LIMIT = "1000 per minute"
+    LOGIN_ACCOUNT_RATE_LIMIT = "1000 per minute"
+    SIGNUP_RATE_LIMIT = "1000 per minute"
+    EMAIL_REQUEST_RATE_LIMIT = "1000 per minute"
+    EMAIL_ACCOUNT_RATE_LIMIT = "1000 per minute"
+    CONTACT_RATE_LIMIT = "1000 per minute"
     COOKIE_SECURE = env_bool("COOKIE_SECURE", True)
     EMAIL_RETRY_BACKOFF_SECONDS = env_int("EMAIL_RETRY_BACKOFF_SECONDS", 1)
     CELERY_TASK_ALWAYS_EAGER = True

@@ -106,8 +106,9 @@ def error_response(error: AppError):
 
 def _field_message(field: str, message: str) -> str:
     """Say which field is wrong unless the message already names it."""
-    readable = field.replace("_", " ").lower()
-    if readable in message.lower() or field.lower() in message.lower():
+    words = [word for word in field.lower().replace(".", "_").split("_") if len(word) >= 4]
+    lowered = message.lower()
+    if any(word in lowered for word in words):
         return message
     return f"{field}: {message}"
 

@@ -133,6 +133,13 @@ def check_same_origin() -> None:
         raise AppError("Cross-origin request refused", code=ErrorCode.CROSS_ORIGIN, status=403)
 
 
+def vary_on_origin(response):
+    """CORS headers depend on Origin, so shared caches must key on it."""
+    response.vary.add("Origin")
+    return response
+
+
 def register_request_guards(app: Flask) -> None:
     app.before_request(check_frontend_secret)
     app.before_request(check_same_origin)
+    app.after_request(vary_on_origin)

@@ -1,0 +1,57 @@
+"""The one error format: unknown routes, wrong methods, huge bodies, unexpected failures."""
+
+
+def test_unknown_route_is_json_404(client):
+    response = client.get("/no/such/thing")
+    assert response.status_code == 404
+    assert response.is_json and response.get_json()["error"]
+
+
+def test_wrong_method_is_json_405_with_allow(client):
+    response = client.delete("/user/login")
+    assert response.status_code == 405
+    assert response.get_json()["code"] == "method_not_allowed"
+    assert "POST" in response.headers["Allow"]
+
+
+def test_body_over_the_limit_is_413(client):
+    response = client.post("/user/login", data=b"{" + b" " * (9 * 1024 * 1024) + b"}", content_type="application/json")
+    assert response.status_code == 413
+    assert response.get_json()["error"]
+
+
+def test_unexpected_failure_is_json_500_without_details(make_app):
+    app = make_app()
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    body = response.get_json()
+    assert "secret internals" not in body["error"]
+    assert body["code"] == "internal_error"
+
+
+def test_collection_paths_answer_without_redirect(client):
+    # The storefront calls /user/ exactly; both spellings answer directly.
+    for path in ("/user/", "/user"):
+        response = client.get(path)
+        assert response.status_code == 401
+
+
+def test_request_id_is_echoed_or_made(client):
+    response = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["X-Request-ID"] == "abc-123"
+    assert len(client.get("/healthz").headers["X-Request-ID"]) == 32
+
+
+def test_openapi_document_and_docs_ui_are_served(client):
+    spec = client.get("/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    assert "/user/signup" in spec["paths"]
+    signup = spec["paths"]["/user/signup"]["post"]
+    assert signup["summary"]
+    assert "400" in signup["responses"]
+    assert client.get("/docs").status_code == 200
