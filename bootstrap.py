@@ -40,7 +40,7 @@ def _venv_python() -> Path:
 
 def ensure_virtualenv(*, dev: bool) -> None:
     """Make sure the requirements are installed in .venv and that we run inside it."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036  (runs before the venv exists)
         sys.exit("Python 3.11 or newer is needed.")
     files = _requirements(dev)
     stamp = VENV / (".installed-dev" if dev else ".installed")

@@ -20,4 +20,6 @@ if __name__ == "__main__":
 
     with app.app_context():
         upgrade()
-    app.run(host="0.0.0.0", port=app.config["PORT"], debug=False)
+    import os
+
+    app.run(host=os.environ.get("HOST", "127.0.0.1"), port=app.config["PORT"], debug=False)

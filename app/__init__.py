@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import ConfigError, config_class
@@ -67,14 +67,11 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.auth.routes import blp as user_blp
+    from app.core.health import register_health
     from app.extensions import api
 
     api.register_blueprint(user_blp)
-
-    @app.get("/healthz")
-    def healthz():
-        """The process answers."""
-        return jsonify({"status": "ok"})
+    register_health(app)
 
 
 def register_cli(app: Flask) -> None:

@@ -34,7 +34,7 @@ def celery_init_app(app: Flask) -> Celery:
     redis_url = config.get("REDIS_URL")
     celery = Celery(app.import_name, task_cls=FlaskTask)
     celery.conf.update(
-        broker_url=redis_url or "memory://",
+        broker_url=redis_url or "memory://localhost/",
         task_always_eager=config["CELERY_TASK_ALWAYS_EAGER"],
         task_eager_propagates=False,
         task_ignore_result=True,

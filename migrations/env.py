@@ -6,7 +6,6 @@ once) run one after the other.
 """
 
 import logging
-from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
@@ -15,8 +14,7 @@ from sqlalchemy import text
 from app.core.db import Money, UTCDateTime
 
 config = context.config
-if config.config_file_name is not None:
-    fileConfig(config.config_file_name, disable_existing_loggers=False)
+# Logging is configured by the application (JSON or text on stdout), not by alembic.ini.
 logger = logging.getLogger("alembic.env")
 
 MIGRATION_LOCK_ID = 7_246_001  # arbitrary, constant: the shop's migration lock

@@ -55,3 +55,21 @@ def test_openapi_document_and_docs_ui_are_served(client):
     assert signup["summary"]
     assert "400" in signup["responses"]
     assert client.get("/docs").status_code == 200
+
+
+def test_health_and_readiness(client, make_app):
+    import os
+
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json()["checks"] == {"database": True, "redis": True}
+    broken = make_app(
+        REDIS_URL="redis://127.0.0.1:1/0",
+        RATELIMIT_STORAGE_URI=os.environ["REDIS_URL"],
+        CACHE_REDIS_URL=os.environ["REDIS_URL"],
+    ).test_client()
+    response = broken.get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["redis"] is False
+    assert response.get_json()["error"]
