@@ -1,4 +1,4 @@
-"""Operator commands: `flask create-admin`."""
+"""Operator commands: `flask create-admin`, `flask seed-demo`."""
 
 from __future__ import annotations
 
@@ -24,3 +24,19 @@ def register_commands(app: Flask) -> None:
             raise click.ClickException(str(exc.messages)) from exc
         user = services.create_admin(email=email, full_name=full_name, password=password)
         click.echo(f"Admin ready: {user.email} (id {user.id})")
+
+    @app.cli.command("seed-demo")
+    def seed_demo_command() -> None:
+        """Fill an empty catalogue with demo categories, products, images and featured items."""
+        from app.catalog import demo
+        from app.core.errors import AppError
+
+        try:
+            with click.progressbar(length=demo.total_steps(), label="Seeding the demo catalogue") as bar:
+                summary = demo.seed_demo(on_step=bar.update)
+        except AppError as exc:
+            raise click.ClickException(exc.message) from exc
+        click.echo(
+            f"Demo catalogue ready: {summary.categories} categories, {summary.products} products, "
+            f"{summary.images} images, {summary.featured} featured."
+        )

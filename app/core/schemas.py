@@ -37,7 +37,8 @@ class WholeNumber(fields.Integer):
             value = int(value)
         elif isinstance(value, str):
             text = value.strip()
-            if not text or not (text.isdigit() or (text[0] in "+-" and text[1:].isdigit())):
+            # isascii: str.isdigit() also accepts characters int() refuses, such as "²".
+            if not text or not text.isascii() or not (text.isdigit() or (text[0] in "+-" and text[1:].isdigit())):
                 raise self.make_error("invalid")
             if len(text) > 18:
                 raise self.make_error("invalid")

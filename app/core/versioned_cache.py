@@ -1,0 +1,142 @@
+"""Read caches that are never stale after a write made through the API.
+
+Every cache key contains the namespace's current version, a counter kept in the cache
+itself. Any write that a cached read shows calls `bump()` after its commit: the next read
+looks under the new version, misses, and reads the database. Old entries are never looked
+up again and simply expire. Nothing is ever deleted by pattern, so invalidation costs one
+INCR whatever the cache holds (docs/decisions/catalog-caching.md).
+
+If the cache backend fails, reads go to the database (and still answer) and the failure is
+remembered for a few seconds so a dead Redis costs one attempt, not one per request. A bump
+that could not be delivered is delivered before this process uses the cache again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import current_app
+
+from app.extensions import cache
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# After a cache failure, skip the cache for this long before trying again.
+RETRY_AFTER_SECONDS = 5.0
+
+
+class _CacheHealth:
+    """Per-application memory of cache failures and of an undelivered bump."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        self.lock = threading.Lock()
+        self.down_until = 0.0
+        self.bump_pending = False
+
+    def usable(self) -> bool:
+        return time.monotonic() >= self.down_until
+
+    def failed(self, operation: str, exc: Exception) -> None:
+        with self.lock:
+            self.down_until = time.monotonic() + RETRY_AFTER_SECONDS
+        log.warning(
+            "%s cache unavailable (%s: %s); reading the database",
+            self.namespace, operation, exc.__class__.__name__,
+        )
+
+
+class VersionedCache:
+    """One namespace of version-keyed cache entries (e.g. the catalogue, the dashboard)."""
+
+    def __init__(self, namespace: str, *, ttl_setting: str):
+        self.namespace = namespace
+        self.version_key = f"{namespace}:version"
+        self.ttl_setting = ttl_setting
+
+    def _health(self) -> _CacheHealth:
+        extensions = current_app.extensions
+        key = f"{self.namespace}_cache_health"
+        health = extensions.get(key)
+        if health is None:
+            health = extensions.setdefault(key, _CacheHealth(self.namespace))
+        return health
+
+    @staticmethod
+    def _backend():
+        return cache.cache
+
+    def _increment(self) -> int:
+        backend = self._backend()
+        # A missing counter (first use, eviction, flushed cache) restarts from the clock,
+        # above any value it had before, so entries under an old version are never found.
+        backend.add(self.version_key, time.time_ns(), timeout=0)
+        return int(backend.inc(self.version_key))
+
+    def bump(self) -> None:
+        """Make every cached read of this namespace obsolete. Call after the commit of a
+        write that such a read shows. Never raises: when the cache is down the bump is
+        delivered later (and entries expire on their own)."""
+        health = self._health()
+        if not health.usable():
+            health.bump_pending = True
+            return
+        try:
+            self._increment()
+            health.bump_pending = False
+        except Exception as exc:  # noqa: BLE001 - the write already succeeded
+            health.bump_pending = True
+            health.failed("bump", exc)
+
+    def current_version(self) -> int | None:
+        """The namespace's version, or None when the cache cannot be used right now."""
+        health = self._health()
+        if not health.usable():
+            return None
+        try:
+            if health.bump_pending:
+                self._increment()
+                health.bump_pending = False
+            version = self._backend().get(self.version_key)
+            if version is None:
+                self._backend().add(self.version_key, time.time_ns(), timeout=0)
+                version = self._backend().get(self.version_key)
+            return int(version) if version is not None else None
+        except Exception as exc:  # noqa: BLE001
+            health.failed("version", exc)
+            return None
+
+    def key(self, name: str, params: dict[str, Any], version: int) -> str:
+        encoded = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+        digest = hashlib.sha256(encoded.encode()).hexdigest()[:32]
+        return f"{self.namespace}:v{version}:{name}:{digest}"
+
+    def cached_read(self, name: str, params: dict[str, Any], loader: Callable[[], T]) -> T:
+        """`loader()`'s result, from the cache when this version already computed it.
+        Results must be picklable and never None; exceptions are not cached."""
+        version = self.current_version()
+        if version is None:
+            return loader()
+        key = self.key(name, params, version)
+        health = self._health()
+        try:
+            hit = self._backend().get(key)
+        except Exception as exc:  # noqa: BLE001
+            health.failed("get", exc)
+            return loader()
+        if hit is not None:
+            return hit
+        value = loader()
+        try:
+            self._backend().set(key, value, timeout=current_app.config[self.ttl_setting])
+        except Exception as exc:  # noqa: BLE001
+            health.failed("set", exc)
+        return value
