@@ -1,6 +1,7 @@
 """Every model of the shop, imported in one place so the metadata (and Alembic) sees them all."""
 
 from app.addresses.models import Address
+from app.admin.models import AuditEntry
 from app.auth.models import AuthSession, Role, User
 from app.cart.models import Cart, CartProduct
 from app.catalog.models import Category, FeaturedProduct, Product, ProductImage
@@ -16,6 +17,7 @@ from app.orders.models import (
 
 __all__ = [
     "Address",
+    "AuditEntry",
     "AuthSession",
     "Cart",
     "CartProduct",

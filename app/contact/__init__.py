@@ -1,1 +1,1 @@
-"""contact domain."""
+"""The contact form: a visitor writes to the shop owner."""
