@@ -149,6 +149,16 @@ class BaseConfig:
     STORAGE_EMULATOR_HOST = env_str("STORAGE_EMULATOR_HOST")
     GOOGLE_APPLICATION_CREDENTIALS = env_str("GOOGLE_APPLICATION_CREDENTIALS")
     LOCAL_STORAGE_DIR = env_str("LOCAL_STORAGE_DIR", str(BASE_DIR / "instance" / "media"))
+    STORAGE_TIMEOUT_SECONDS = 30.0
+    # Product image uploads: largest file and largest picture (width x height) accepted.
+    IMAGE_MAX_BYTES = 5 * 1024 * 1024
+    IMAGE_MAX_PIXELS = 25_000_000
+
+    # --- catalogue cache ----------------------------------------------------------------------
+    # Lifetime of a cached catalogue read; writes make entries obsolete at once (versioned keys).
+    CATALOG_CACHE_SECONDS = 300
+    # Lifetime of the cached order figures of the admin dashboard (bumped by every order write).
+    ORDER_FIGURES_CACHE_SECONDS = 600
 
     # --- background jobs --------------------------------------------------------------------
     CART_UNLOCK_TIME_HOURS = env_float("CART_UNLOCK_TIME_HOURS", 24)
@@ -160,6 +170,11 @@ class BaseConfig:
     CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 2)
     CELERY_TASK_ALWAYS_EAGER = False
     CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
+    # Seconds before Redis hands a task that a worker took but never acknowledged (the worker
+    # died) to another worker. Longer than the slowest task and the longest retry countdown.
+    CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+    # Prefix of RedBeat's keys in Redis (schedule, entries, the leader lock of beat).
+    REDBEAT_KEY_PREFIX = env_str("REDBEAT_KEY_PREFIX", "redbeat")
 
     # --- serving ----------------------------------------------------------------------------
     GUNICORN_WORKERS = env_int("GUNICORN_WORKERS", 2)
@@ -168,6 +183,13 @@ class BaseConfig:
     LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 8 * 1024 * 1024)
     MAX_JSON_BODY_BYTES = env_int("MAX_JSON_BODY_BYTES", 64 * 1024)
+
+    # --- metrics (Prometheus) ---------------------------------------------------------------
+    METRICS_ENABLED = env_bool("METRICS_ENABLED", False)
+    # Bearer token that /metrics requires when set (required in production).
+    METRICS_TOKEN = env_str("METRICS_TOKEN")
+    # Port on which a `celery` worker serves its own metrics (task outcomes); 0 = none.
+    WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
 
     # --- API documentation (flask-smorest) -------------------------------------------------
     API_TITLE = "Shop API"
@@ -198,6 +220,10 @@ class BaseConfig:
             config.setdefault("CACHE_REDIS_URL", redis_url)
         config.setdefault("CACHE_DEFAULT_TIMEOUT", 300)
         config.setdefault("CACHE_KEY_PREFIX", "shop:cache:")
+        if config["CACHE_TYPE"] == "RedisCache":
+            # A Redis that stops answering must cost little: catalogue reads fall back to the
+            # database.
+            config.setdefault("CACHE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1})
         config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
         config.setdefault("RATELIMIT_KEY_PREFIX", "shop:limits")
         # Limits fail open: a Redis outage must not take the shop down.
@@ -258,6 +284,8 @@ class ProductionConfig(BaseConfig):
             raise ConfigError(f"Production configuration is missing: {names}")
         if len(config["SECRET_KEY"]) < 32:
             raise ConfigError("SECRET_KEY must be at least 32 characters long")
+        if config.get("METRICS_ENABLED") and not config.get("METRICS_TOKEN"):
+            raise ConfigError("METRICS_ENABLED needs METRICS_TOKEN in production")
         super().finalise(config)
 
 

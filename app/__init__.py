@@ -42,6 +42,7 @@ def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (every model on the metadata)
     from app.auth.tokens import register_jwt_callbacks
     from app.celery_app import celery_init_app
+    from app.core.metrics import register_metrics
     from app.core.security import register_request_guards
     from app.extensions import api, cache, cors, db, jwt, limiter, migrate
 
@@ -62,15 +63,31 @@ def register_extensions(app: Flask) -> None:
     )
     register_request_guards(app)
     api.init_app(app)
+    register_metrics(app)
     celery_init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.addresses.routes import blp as address_blp
+    from app.admin.routes import blp as admin_blp
     from app.auth.routes import blp as user_blp
+    from app.cart.routes import blp as cart_blp
+    from app.catalog.media import media_blp
+    from app.catalog.routes import category_blp, product_blp
+    from app.contact.routes import blp as contact_blp
     from app.core.health import register_health
     from app.extensions import api
+    from app.orders.routes import blp as order_blp
 
     api.register_blueprint(user_blp)
+    api.register_blueprint(address_blp)
+    api.register_blueprint(cart_blp)
+    api.register_blueprint(category_blp)
+    api.register_blueprint(product_blp)
+    api.register_blueprint(order_blp)
+    api.register_blueprint(contact_blp)
+    api.register_blueprint(admin_blp)
+    app.register_blueprint(media_blp)
     register_health(app)
 
 

@@ -3,18 +3,22 @@ a fake Mailgun over HTTP, a real Celery worker process, and helpers to sign peop
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
+import redis
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
+from tests.support import fake_stripe as stripe_fake
 from tests.support.fake_mailgun import FakeMailgun
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,8 +36,30 @@ def mailgun():
     fake.stop()
 
 
+_STRIPE = stripe_fake.FakeStripe().start()
+# Images stored by the local backend go to a folder of this run, never into the project.
+_MEDIA_DIR = tempfile.mkdtemp(prefix="shop-test-media-")
+
+
+@pytest.fixture(scope="session")
+def fake_stripe_server():
+    yield _STRIPE
+    _STRIPE.stop()
+
+
+@pytest.fixture
+def fake_stripe(fake_stripe_server):
+    """The fake Stripe API, emptied for this test."""
+    fake_stripe_server.reset()
+    return fake_stripe_server
+
+
 def base_config(mailgun: FakeMailgun) -> dict:
     return {
+        "STRIPE_API_KEY": stripe_fake.API_KEY,
+        "STRIPE_WEBHOOK_SECRET": stripe_fake.WEBHOOK_SECRET,
+        "STRIPE_API_BASE": _STRIPE.url,
+        "LOCAL_STORAGE_DIR": _MEDIA_DIR,
         "SQLALCHEMY_DATABASE_URI": os.environ["DATABASE_URL"],
         "REDIS_URL": os.environ["REDIS_URL"],
         "MAIL_BACKEND": "mailgun",
@@ -73,10 +99,15 @@ def make_app(mailgun, app):
 TABLES = None
 
 
+@functools.cache
+def _redis_for_locks() -> redis.Redis:
+    return redis.Redis.from_url(os.environ["REDIS_URL"])
+
+
 @pytest.fixture(autouse=True)
 def clean_state(app, mailgun):
-    """Every test starts with empty tables and a quiet fake Mailgun."""
-    from app.extensions import db
+    """Every test starts with empty tables, an empty cache and a quiet fake Mailgun."""
+    from app.extensions import cache, db
 
     global TABLES
     with app.app_context():
@@ -85,6 +116,13 @@ def clean_state(app, mailgun):
         db.session.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
         db.session.commit()
         db.session.remove()
+        # Truncation bypasses the services, so cached reads of the old rows must go too.
+        cache.clear()
+    # A task lock left by a run killed in an earlier test would make this test's run skip.
+    locks = _redis_for_locks()
+    stale_locks = list(locks.scan_iter("shop:task-lock:*"))
+    if stale_locks:
+        locks.delete(*stale_locks)
     mailgun.reset()
     yield
 
@@ -196,6 +234,9 @@ def celery_worker_process(mailgun, app):
     env = dict(os.environ)
     env.update(
         FLASK_ENV="testing",
+        STRIPE_API_KEY=stripe_fake.API_KEY,
+        STRIPE_WEBHOOK_SECRET=stripe_fake.WEBHOOK_SECRET,
+        STRIPE_API_BASE=_STRIPE.url,
         MAIL_BACKEND="mailgun",
         MAILGUN_API_BASE=mailgun.url,
         MAILGUN_API_KEY=mailgun.api_key,

@@ -10,6 +10,7 @@ from jwt import PyJWTError
 from app.auth import services, tokens
 from app.auth.models import Role
 from app.auth.schemas import (
+    AccountExportSchema,
     AuthenticateSchema,
     EditNameSchema,
     EditPasswordSchema,
@@ -77,7 +78,10 @@ def signup(data):
 def login(data):
     """Log in and set the access and refresh cookies."""
     result = services.login(
-        email=data["email"], password=data["password"], remember_me=data["remember_me"]
+        email=data["email"],
+        password=data["password"],
+        remember_me=data["remember_me"],
+        guest_user_id=tokens.guest_id_from_cookies(request.cookies),
     )
     return result.tokens.set_cookies(_message("Login successful"))
 
@@ -207,3 +211,17 @@ def delete_account():
     """Delete the account; its orders are kept without the link to it."""
     services.delete_account(user_id=load_current_user().id)
     return {"message": "Account deleted successfully"}
+
+
+@blp.route("/export", methods=["GET"])
+@account_required
+@blp.response(200, AccountExportSchema)
+@blp.alt_response(401, schema=ErrorSchema, description="No valid access token")
+@blp.alt_response(403, schema=ErrorSchema, description="Guests have no account data to export")
+def export_data():
+    """Download everything the shop holds about the signed-in account, as JSON."""
+    data = services.export_account_data(user_id=load_current_user().id)
+    response = jsonify(AccountExportSchema().dump(data))
+    response.headers["Content-Disposition"] = 'attachment; filename="my-shop-data.json"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

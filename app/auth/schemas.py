@@ -84,3 +84,30 @@ class AuthenticateSchema(RequestSchema):
 
 class NameSchema(RequestSchema):
     full_name = fields.String()
+
+
+class ExportProfileSchema(RequestSchema):
+    id = fields.Integer()
+    full_name = fields.String()
+    email = fields.String(allow_none=True)
+    role = fields.String()
+    is_verified = fields.Boolean()
+    created_at = fields.DateTime(format="iso")
+    stripe_customer_id = fields.String(allow_none=True)
+
+
+class ExportAddressSchema(RequestSchema):
+    id = fields.Integer()
+    full_name = fields.String()
+    address_line_1 = fields.String()
+    address_line_2 = fields.String(allow_none=True)
+    city = fields.String()
+    postcode = fields.String()
+    is_default = fields.Boolean()
+
+
+class AccountExportSchema(RequestSchema):
+    exported_at = fields.DateTime(format="iso")
+    profile = fields.Nested(ExportProfileSchema)
+    addresses = fields.List(fields.Nested(ExportAddressSchema))
+    orders = fields.List(fields.Nested("OrderWithItemsSchema"))

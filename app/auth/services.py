@@ -20,7 +20,7 @@ from app.auth import tokens
 from app.auth.errors import AuthErrorCode
 from app.auth.models import AuthSession, Role, User
 from app.cart.models import Cart
-from app.cart.services import create_cart, release_cart_lines
+from app.cart.services import create_cart, merge_guest_cart, release_cart_lines
 from app.core.db import utcnow
 from app.core.errors import AppError
 from app.core.security import hash_password, password_needs_rehash, verify_password
@@ -201,9 +201,13 @@ def signup(*, full_name: str, email: str, password: str, role: str | None = None
     return user
 
 
-def login(*, email: str, password: str, remember_me: bool) -> LoginResult:
+def login(
+    *, email: str, password: str, remember_me: bool, guest_user_id: int | None = None
+) -> LoginResult:
     """Check the credentials and start a session (writes the session row; may upgrade the
-    stored hash to the current parameters)."""
+    stored hash to the current parameters). When the request came from a guest, the guest's
+    cart lines move into the account's cart and the guest is deleted, in the same
+    transaction (docs/decisions/guest-cart-merge.md)."""
     user = _find_account(email)
     if not verify_password(user.password_hash if user else None, password):
         db.session.rollback()
@@ -213,6 +217,8 @@ def login(*, email: str, password: str, remember_me: bool) -> LoginResult:
         raise AppError("Email not verified", code=AuthErrorCode.EMAIL_NOT_VERIFIED)
     if password_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    if guest_user_id is not None:
+        merge_guest_cart(guest_user_id=guest_user_id, into_user_id=user.id)
     issued = tokens.start_session(user=user, remember_me=remember_me)
     db.session.commit()
     return LoginResult(user=user, tokens=issued)
@@ -366,3 +372,45 @@ def create_admin(*, email: str, full_name: str, password: str) -> User:
         user.password_hash = hash_password(password)
     db.session.commit()
     return user
+
+
+def export_account_data(*, user_id: int) -> dict:
+    """Everything the shop holds about one account: profile, addresses, orders with items
+    (read only; a handful of statements whatever the history's size)."""
+    from app.addresses.models import Address
+    from app.orders.services import orders_with_items
+
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise AppError("User not found", code=AuthErrorCode.USER_NOT_FOUND)
+    addresses = db.session.scalars(
+        select(Address).where(Address.user_id == user_id).order_by(Address.is_default.desc(), Address.id)
+    ).all()
+    orders = db.session.scalars(
+        select(Order).where(Order.user_id == user_id).order_by(Order.created_at.desc(), Order.id.desc())
+    ).all()
+    return {
+        "exported_at": utcnow(),
+        "profile": {
+            "id": user.id,
+            "full_name": user.full_name,
+            "email": user.email,
+            "role": user.role,
+            "is_verified": user.is_verified,
+            "created_at": user.created_at,
+            "stripe_customer_id": user.stripe_customer_id,
+        },
+        "addresses": [
+            {
+                "id": address.id,
+                "full_name": address.full_name,
+                "address_line_1": address.address_line_1,
+                "address_line_2": address.address_line_2,
+                "city": address.city,
+                "postcode": address.postcode,
+                "is_default": address.is_default,
+            }
+            for address in addresses
+        ],
+        "orders": orders_with_items(list(orders)),
+    }

@@ -141,6 +141,37 @@ def session_id_from_cookies(cookies) -> str | None:
     return None
 
 
+# The storefront fires logout and login together when a guest signs in; a guest session
+# revoked by that logout this recently still hands its cart over.
+GUEST_HANDOVER_WINDOW = timedelta(seconds=60)
+
+
+def guest_id_from_cookies(cookies) -> int | None:
+    """The guest whose valid access token these cookies carry (a session just ended by the
+    storefront's own logout still counts), else None."""
+    token = cookies.get(current_app.config["JWT_ACCESS_COOKIE_NAME"])
+    if not token:
+        return None
+    try:
+        claims = decode_token(token)
+    except Exception:
+        return None
+    if claims.get("type") != "access" or not claims.get("sid"):
+        return None
+    row = db.session.execute(
+        select(AuthSession.revoked_at, AuthSession.revoked_reason, User.id, User.role)
+        .join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.id == claims["sid"])
+    ).first()
+    if row is None or row.role != Role.GUEST or str(row.id) != claims.get("sub"):
+        return None
+    if row.revoked_at is not None and not (
+        row.revoked_reason == "logout" and utcnow() - row.revoked_at < GUEST_HANDOVER_WINDOW
+    ):
+        return None
+    return row.id
+
+
 def clear_cookies(response: Response) -> Response:
     unset_jwt_cookies(response)
     return response

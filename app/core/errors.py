@@ -172,6 +172,9 @@ def handle_http_exception(exc: HTTPException):
         error = validation_error(data.get("messages") or data.get("errors"))
     else:
         message, code = _HTTP_ERRORS.get(exc.code or 500, (exc.description or exc.name, None))
+        limit = getattr(exc, "limit", None)
+        if exc.code == 429 and getattr(limit, "error_message", None):
+            message = exc.description  # the route's own words for its limit
         if exc.code == 400 and exc.description and "JSON" in exc.description:
             message, code = "Request body is not valid JSON", ErrorCode.INVALID_JSON
         error = AppError(

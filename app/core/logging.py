@@ -1,4 +1,10 @@
-"""Logging: JSON (or text) lines on stdout, each with the request id and user id."""
+"""Logging: JSON (or text) lines on stdout, each with the request id and user id, and the
+task id and name inside Celery tasks. Every request is logged once (`app.access`) with its
+method, path, status and duration.
+
+Celery would replace the root logger's handlers with its own when a worker or beat starts;
+handling its `setup_logging` signal keeps ours, so workers log the same JSON lines.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ import sys
 import time
 import uuid
 
+from celery import current_task
+from celery.signals import setup_logging
 from flask import Flask, g, has_request_context, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -21,7 +29,29 @@ class RequestContextFilter(logging.Filter):
         else:
             record.request_id = getattr(record, "request_id", "-")
             record.user_id = getattr(record, "user_id", None)
+        task = current_task
+        if task and task.request.id and not hasattr(record, "task_id"):
+            record.task_id = task.request.id
+            record.task_name = task.name
         return True
+
+
+@setup_logging.connect
+def _keep_shop_logging(loglevel=None, **_):
+    """The handler installed by configure_logging() stays; only the level follows the
+    worker's --loglevel."""
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)
+
+
+class TextFormatter(logging.Formatter):
+    """Human-readable lines; inside a task the task id stands where the request id would."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        task_id = getattr(record, "task_id", None)
+        if task_id and record.request_id == "-":
+            record.request_id = f"task {task_id}"
+        return super().format(record)
 
 
 def configure_logging(app: Flask) -> None:
@@ -35,7 +65,7 @@ def configure_logging(app: Flask) -> None:
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         )
     else:
-        formatter = logging.Formatter(
+        formatter = TextFormatter(
             "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
         )
     handler.setFormatter(formatter)
@@ -47,6 +77,8 @@ def configure_logging(app: Flask) -> None:
     handler._shop_handler = True
     root.addHandler(handler)
     root.setLevel(level)
+    # Every process imports alembic; its plugin list at INFO is noise on each start.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     access = logging.getLogger("app.access")
 

@@ -18,7 +18,7 @@ from app.core.errors import AppError, ErrorCode, InvalidToken, RoleForbidden
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Paths that are called by machines that send neither the secret nor a browser Origin.
-SECRET_EXEMPT_PATHS = frozenset({"/order/webhook", "/healthz", "/readyz"})
+SECRET_EXEMPT_PATHS = frozenset({"/order/webhook", "/healthz", "/readyz", "/metrics"})
 ORIGIN_EXEMPT_PATHS = frozenset({"/order/webhook"})
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
+from app.core.task_lock import single_instance
 from app.emails.models import OutboxEmail
 from app.extensions import db
 from app.integrations import mailer
@@ -70,9 +71,11 @@ def send_outbox_email(self, email_id: int) -> str:
 
 
 @shared_task(ignore_result=True)
-def relay_outbox_emails(limit: int = 200) -> int:
+@single_instance(timeout=120)
+def relay_outbox_emails(limit: int = 200) -> int | None:
     """Queue again every unsent email that nobody has tried recently (the broker was down,
-    or the worker died). Side effect: dispatches send tasks; returns how many."""
+    or the worker died). One run at a time across workers. Side effect: dispatches send
+    tasks; returns how many (None when another run held the lock)."""
     from app.emails.services import dispatch
 
     cutoff = utcnow() - RELAY_AFTER

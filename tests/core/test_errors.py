@@ -73,3 +73,16 @@ def test_health_and_readiness(client, make_app):
     assert response.status_code == 503
     assert response.get_json()["checks"]["redis"] is False
     assert response.get_json()["error"]
+
+
+def test_committed_openapi_document_is_current(app):
+    """docs/openapi.json is reviewed with every API change: regenerate it with `make openapi`."""
+    import json
+    from pathlib import Path
+
+    from app.extensions import api
+
+    committed = json.loads((Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text())
+    with app.app_context():
+        current = json.loads(json.dumps(api.spec.to_dict()))
+    assert current == committed, "docs/openapi.json is out of date: run `make openapi`"

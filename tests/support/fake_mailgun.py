@@ -1,9 +1,13 @@
 """A local stand-in for Mailgun's HTTP API: accepts POST /v3/<domain>/messages the way
 Mailgun does (basic auth, form fields) and keeps what it received, so tests read the emails
-the shop really sent over HTTP. It can be told to fail (status 500) or to hang."""
+the shop really sent over HTTP. It can be told to fail (status 500) or to answer slowly
+(`delay_seconds`); a slow request whose caller hangs up before the answer is dropped, as a
+provider drops a request it had not yet accepted."""
 
 from __future__ import annotations
 
+import select
+import socket
 import threading
 import time
 import uuid
@@ -35,6 +39,26 @@ class CapturedEmail:
         return self.fields.get("html", "")
 
 
+def _caller_hung_up(connection: socket.socket) -> bool:
+    readable, _, _ = select.select([connection], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
+def _wait_for_answer(connection: socket.socket, seconds: float) -> bool:
+    """Wait `seconds` before answering; False when the caller hung up meanwhile."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _caller_hung_up(connection):
+            return False
+        time.sleep(0.05)
+    return not _caller_hung_up(connection)
+
+
 @dataclass
 class FakeMailgun:
     api_key: str = "key-test"
@@ -64,8 +88,9 @@ class FakeMailgun:
                 raw = self.rfile.read(length).decode()
                 with fake._lock:
                     fake.requests_seen += 1
-                if fake.delay_seconds:
-                    time.sleep(fake.delay_seconds)
+                delay = fake.delay_seconds
+                if delay and not _wait_for_answer(self.connection, delay):
+                    return None
                 parts = self.path.strip("/").split("/")
                 if len(parts) != 3 or parts[0] != "v3" or parts[2] != "messages":
                     return self._reply(404, '{"message": "not found"}')

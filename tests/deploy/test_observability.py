@@ -1,0 +1,177 @@
+"""What an operator sees: JSON log lines (request id, user id, method, path, status,
+duration; task id inside tasks) and Prometheus metrics on /metrics."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import select
+
+from app.auth.models import User
+from config import ConfigError
+from tests.conftest import base_config, new_client
+from tests.deploy.support import json_lines
+
+TOKEN = "metrics-token-for-tests"
+SECRET = "frontend-secret-for-tests"
+
+
+@pytest.fixture
+def json_app(make_app, restore_celery):
+    """An app logging JSON lines, and a function returning the lines written since its last
+    call. The stdout handler writes into a buffer here; the suite's logging comes back after."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    app = make_app(LOG_FORMAT="json", LOG_LEVEL="INFO")
+    [handler] = [h for h in root.handlers if getattr(h, "_shop_handler", False)]
+    buffer = io.StringIO()
+    handler.setStream(buffer)
+
+    def read_lines():
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return json_lines(text)
+
+    yield app, read_lines
+    root.handlers[:] = saved_handlers
+    root.setLevel(saved_level)
+
+
+def test_each_request_is_one_json_line_with_request_id_user_method_path_status_duration(
+    json_app, accounts, db_session
+):
+    app, read_lines = json_app
+    client = new_client(app)
+    email = accounts.signup(client)
+    accounts.verify(client, email)
+    accounts.login(client, email)
+    user_id = db_session.scalar(select(User.id).where(User.email == email))
+    read_lines()
+
+    response = client.get("/user/", headers={"X-Request-ID": "trace-0042"})
+    assert response.status_code == 200
+    assert response.headers["X-Request-ID"] == "trace-0042"
+    [line] = [line for line in read_lines() if line["logger"] == "app.access"]
+    assert line["request_id"] == "trace-0042"
+    assert line["user_id"] == user_id
+    assert (line["method"], line["path"], line["status"]) == ("GET", "/user/", 200)
+    assert line["duration_ms"] >= 0
+    assert line["level"] == "INFO"
+
+
+def test_a_bad_incoming_request_id_is_replaced(json_app):
+    app, read_lines = json_app
+    response = new_client(app).get("/healthz", headers={"X-Request-ID": "<script> id"})
+    assigned = response.headers["X-Request-ID"]
+    assert assigned.isalnum()
+    [line] = [line for line in read_lines() if line["logger"] == "app.access"]
+    assert line["request_id"] == assigned
+
+
+def test_lines_logged_inside_a_task_carry_the_task_id(json_app, mailgun):
+    app, read_lines = json_app
+    client = new_client(app)
+    response = client.post(
+        "/user/signup",
+        json={"full_name": "Tess Task", "email": "tess@example.com", "password": "long enough pw"},
+    )
+    assert response.status_code == 201
+    mailgun.wait_for(lambda m: m.to == "tess@example.com")
+    [sent] = [
+        line
+        for line in read_lines()
+        if line["message"].startswith("email ") and "sent" in line["message"]
+    ]
+    assert sent["task_name"] == "app.emails.tasks.send_outbox_email"
+    assert len(sent["task_id"]) >= 32
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+
+def _sample(name: str, **labels) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+@pytest.fixture
+def metrics_app(make_app, restore_celery):
+    return make_app(
+        METRICS_ENABLED=True,
+        METRICS_TOKEN=TOKEN,
+        ENFORCE_FRONTEND_SECRET=True,
+        FRONTEND_SECRET_HEADER=SECRET,
+    )
+
+
+def test_metrics_are_off_unless_enabled(client):
+    response = client.get("/metrics")
+    assert response.status_code == 404
+    assert response.get_json()["code"] == "not_found"
+
+
+def test_metrics_need_the_bearer_token_but_not_the_frontend_secret(metrics_app):
+    client = new_client(metrics_app)
+    refused = client.get("/metrics")
+    assert refused.status_code == 401
+    assert refused.get_json()["code"] == "invalid_token"
+    assert client.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
+    served = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert served.status_code == 200
+    assert "shop_http_requests_total" in served.get_data(as_text=True)
+    # Everything else still needs the storefront's secret.
+    assert client.get("/category/").status_code == 403
+
+
+def test_requests_are_counted_by_url_rule_not_by_raw_path(metrics_app):
+    client = new_client(metrics_app)
+    route = "/product/<int:product_id>"
+    before = _sample("shop_http_requests_total", method="GET", route=route, status="400")
+    timed_before = _sample("shop_http_request_duration_seconds_count", method="GET", route=route)
+    for product_id in (101, 202, 303):
+        response = client.get(f"/product/{product_id}", headers={"X-Frontend-Secret": SECRET})
+        assert response.status_code == 400  # no such product
+    assert (
+        _sample("shop_http_requests_total", method="GET", route=route, status="400") == before + 3
+    )
+    assert (
+        _sample("shop_http_request_duration_seconds_count", method="GET", route=route)
+        == timed_before + 3
+    )
+    exposition = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).get_data(
+        as_text=True
+    )
+    assert "/product/101" not in exposition
+
+
+def test_task_outcomes_are_counted(metrics_app, mailgun):
+    name = "app.emails.tasks.send_outbox_email"
+    succeeded = _sample("shop_celery_tasks_total", task=name, outcome="succeeded")
+    client = new_client(metrics_app)
+    response = client.post(
+        "/user/signup",
+        json={"full_name": "Mo Metrics", "email": "mo@example.com", "password": "long enough pw"},
+        headers={"X-Frontend-Secret": SECRET},
+    )
+    assert response.status_code == 201
+    mailgun.wait_for(lambda m: m.to == "mo@example.com")
+    assert _sample("shop_celery_tasks_total", task=name, outcome="succeeded") == succeeded + 1
+    assert _sample("shop_celery_task_duration_seconds_count", task=name) >= 1
+
+
+def test_production_refuses_open_metrics(mailgun):
+    from app import create_app
+
+    settings = {
+        **base_config(mailgun),
+        "SECRET_KEY": "p" * 40,
+        "FRONTEND_SECRET_HEADER": SECRET,
+        "MAIL_BACKEND": "console",
+        "STORAGE_BACKEND": "local",
+        "METRICS_ENABLED": True,
+    }
+    with pytest.raises(ConfigError, match="METRICS_TOKEN"):
+        create_app(settings, env="production")
