@@ -96,18 +96,8 @@ class ExportProfileSchema(RequestSchema):
     stripe_customer_id = fields.String(allow_none=True)
 
 
-class ExportAddressSchema(RequestSchema):
-    id = fields.Integer()
-    full_name = fields.String()
-    address_line_1 = fields.String()
-    address_line_2 = fields.String(allow_none=True)
-    city = fields.String()
-    postcode = fields.String()
-    is_default = fields.Boolean()
-
-
 class AccountExportSchema(RequestSchema):
     exported_at = fields.DateTime(format="iso")
     profile = fields.Nested(ExportProfileSchema)
-    addresses = fields.List(fields.Nested(ExportAddressSchema))
+    addresses = fields.List(fields.Nested("AddressSchema"))
     orders = fields.List(fields.Nested("OrderWithItemsSchema"))

@@ -13,8 +13,10 @@ import time
 import uuid
 from base64 import b64decode
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs
+
+from tests.support.local_http import LocalHttpService
 
 
 @dataclass
@@ -60,7 +62,7 @@ def _wait_for_answer(connection: socket.socket, seconds: float) -> bool:
 
 
 @dataclass
-class FakeMailgun:
+class FakeMailgun(LocalHttpService):
     api_key: str = "key-test"
     messages: list[CapturedEmail] = field(default_factory=list)
     fail_with: int | None = None
@@ -109,20 +111,8 @@ class FakeMailgun:
                 message_id = f"<{uuid.uuid4().hex}@fake.mailgun>"
                 return self._reply(200, f'{{"id": "{message_id}", "message": "Queued. Thank you."}}')
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self._serve(Handler)
         return self
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     def reset(self) -> None:
         with self._lock:

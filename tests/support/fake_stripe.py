@@ -12,8 +12,10 @@ import re
 import secrets
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.support.local_http import LocalHttpService
 
 API_KEY = "sk_test_fake_shop_key"
 WEBHOOK_SECRET = "whsec_fake_shop_secret"
@@ -43,7 +45,7 @@ def _lists(node):
     return node
 
 
-class FakeStripe:
+class FakeStripe(LocalHttpService):
     def __init__(self):
         self.sessions: dict[str, dict] = {}
         self.idempotent: dict[str, tuple[str, dict]] = {}
@@ -116,19 +118,8 @@ class FakeStripe:
                     return self._reply(status, body)
                 return self._error(404, "Unrecognized request URL")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self._serve(Handler)
         return self
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     def reset(self) -> None:
         with self._lock:
