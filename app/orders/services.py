@@ -229,7 +229,7 @@ def handle_webhook(*, payload: bytes, signature: str | None) -> str:
         # The event row commits with its effect, in one transaction.
         if event_type in COMPLETING_EVENTS:
             order = checkout.complete_in_transaction(session, info)
-            message = "Order created" if order is not None else "Session not paid; nothing to do"
+            message = "Order created" if order is not None else "No order created"
         else:
             order = None
             message = "Checkout closed" if checkout.close_expired_in_transaction(session, info) else "Nothing to close"

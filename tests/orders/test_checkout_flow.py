@@ -23,6 +23,7 @@ def test_customer_buys_and_sees_the_order(customer, shop, client, mailgun, app, 
     assert sent["success_url"] == f"http://localhost:3000/checkout/success?session_id={session_id}"
     assert sent["cancel_url"] == "http://localhost:3000/checkout/cancel"
     assert sent["customer_email"] == email
+    assert 1800 <= sent["expires_at"] - sent["created"] <= 1900
     assert sent["metadata"]["full_name"] == "Jane Doe"
     assert {item["price_data"]["unit_amount"] for item in sent["line_items_sent"]} == {"950", "2000"}
     assert db_session.scalars(select(Cart)).all()[-1].locked_at is not None

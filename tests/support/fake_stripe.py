@@ -144,6 +144,8 @@ class FakeStripe(LocalHttpService):
             for required in ("mode", "line_items", "success_url", "cancel_url"):
                 if required not in params:
                     return 400, {"error": {"type": "invalid_request_error", "message": f"Missing required param: {required}."}}
+            if "expires_at" in params and int(params["expires_at"]) < time.time() + 1800:
+                return 400, {"error": {"type": "invalid_request_error", "message": "The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation."}}
             amount = 0
             for item in params["line_items"]:
                 price = item["price_data"]
