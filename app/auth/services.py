@@ -207,7 +207,7 @@ def login(
     """Check the credentials and start a session (writes the session row; may upgrade the
     stored hash to the current parameters). When the request came from a guest, the guest's
     cart lines move into the account's cart and the guest is deleted, in the same
-    transaction (docs/decisions/guest-cart-merge.md)."""
+    transaction (docs/decisions/0007-guest-cart-merge.md)."""
     user = _find_account(email)
     if not verify_password(user.password_hash if user else None, password):
         db.session.rollback()

@@ -410,7 +410,7 @@ def remove_cart_line(*, user_id: int, cart_product_id: int) -> None:
 def merge_guest_cart(*, guest_user_id: int, into_user_id: int) -> MergeResult:
     """Move a guest's cart lines into an account's cart and delete the guest, in the CALLER's
     transaction (nothing is committed or rolled back here). See
-    docs/decisions/guest-cart-merge.md for the rule.
+    docs/decisions/0007-guest-cart-merge.md for the rule.
 
     Quantities of a product in both carts are added up. Both were already reserved, so the
     merge never needs a free unit; units cut by the per-line maximum or by the cap on distinct

@@ -4,7 +4,7 @@ Every cache key contains the namespace's current version, a counter kept in the 
 itself. Any write that a cached read shows calls `bump()` after its commit: the next read
 looks under the new version, misses, and reads the database. Old entries are never looked
 up again and simply expire. Nothing is ever deleted by pattern, so invalidation costs one
-INCR whatever the cache holds (docs/decisions/catalog-caching.md).
+INCR whatever the cache holds (docs/decisions/0005-versioned-caches.md).
 
 If the cache backend fails, reads go to the database (and still answer) and the failure is
 remembered for a few seconds so a dead Redis costs one attempt, not one per request. A bump

@@ -1,5 +1,5 @@
 """merge_guest_cart: a guest who logs in brings the basket along (docs/decisions/
-guest-cart-merge.md). The function runs in its caller's transaction, as login will call it."""
+0007-guest-cart-merge.md). The function runs in its caller's transaction, as login will call it."""
 
 from __future__ import annotations
 
