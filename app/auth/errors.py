@@ -15,4 +15,3 @@ class AuthErrorCode(StrEnum):
     COOLDOWN = "email_cooldown"
     WRONG_PASSWORD = "current_password_invalid"
     PENDING_ORDERS = "pending_orders"
-    CHECKOUT_OPEN = "checkout_open"

@@ -73,6 +73,8 @@ class AuthSession(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     refresh_jti: Mapped[str] = mapped_column(String(36))
+    # The id it replaced, still honoured for a few seconds (two tabs refreshing at once).
+    previous_refresh_jti: Mapped[str | None] = mapped_column(String(36))
     remember_me: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -340,10 +340,12 @@ def delete_account(*, user_id: int) -> None:
         cart = db.session.scalars(select(Cart).where(Cart.user_id == user_id)).first()
         if cart is not None:
             if cart.locked_at is not None:
-                raise AppError(
-                    "Cannot delete account while a checkout is in progress",
-                    code=AuthErrorCode.CHECKOUT_OPEN,
-                )
+                from app.orders.checkout import close_open_checkout
+
+                # Expire the open Stripe session first; if it was paid meanwhile, the order
+                # is completed and the deletion refused like any with a pending order.
+                cart = db.session.scalars(select(Cart).where(Cart.id == cart.id).with_for_update()).one()
+                close_open_checkout(cart=cart)
             release_cart_lines(cart_id=cart.id)
         db.session.delete(user)
         db.session.commit()

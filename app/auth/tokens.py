@@ -98,15 +98,43 @@ def start_session(*, user: User, remember_me: bool = False) -> IssuedTokens:
 
 
 def rotate_session(*, session: AuthSession, user: User, presented_jti: str) -> IssuedTokens:
-    """Issue a new access token and rotate the refresh token (side effect: updates the
-    session; caller commits)."""
+    """Issue a new access token and rotate the refresh token, under the session's row lock
+    so that concurrent refreshes with one cookie all end up holding the same, current
+    refresh token (side effect: updates the session; caller commits). Raises InvalidToken
+    when the presented token turns out to be an old one."""
+    session = db.session.scalars(
+        select(AuthSession)
+        .where(AuthSession.id == session.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
     now = utcnow()
+    if session.revoked_at is not None:
+        raise InvalidToken()
     if presented_jti == session.refresh_jti:
+        session.previous_refresh_jti = session.refresh_jti
         session.refresh_jti = str(uuid.uuid4())
         session.refreshed_at = now
         session.expires_at = now + _refresh_lifetime(user, session.remember_me)
-    # else: a second tab within the grace period; it gets the current refresh token.
+    elif not _within_grace(session, presented_jti, now):
+        _revoke_for_reuse(session, user)
+        raise InvalidToken()
+    # else: a refresh that raced the rotation; it gets the current refresh token too.
     return _encode(user, session, with_refresh=True)
+
+
+def _within_grace(session: AuthSession, presented_jti: str, now) -> bool:
+    return (
+        presented_jti == session.previous_refresh_jti
+        and session.refreshed_at is not None
+        and now - session.refreshed_at < REFRESH_GRACE
+    )
+
+
+def _revoke_for_reuse(session: AuthSession, user: User) -> None:
+    log.warning("refresh token reuse; login revoked", extra={"user_id": user.id})
+    revoke_session(session_id=session.id, reason="refresh_reuse")
+    db.session.commit()
 
 
 def revoke_session(*, session_id: str, reason: str) -> None:
@@ -200,12 +228,12 @@ def _check_token(payload: dict) -> bool:
         return True
     if str(user.id) != payload.get("sub"):
         return True
-    if payload.get("type") == "refresh" and payload.get("jti") != session.refresh_jti:
-        recently_rotated = session.refreshed_at is not None and now - session.refreshed_at < REFRESH_GRACE
-        if not recently_rotated:
-            log.warning("refresh token reuse; login revoked", extra={"user_id": user.id})
-            revoke_session(session_id=session.id, reason="refresh_reuse")
-            db.session.commit()
+    presented = payload.get("jti")
+    if payload.get("type") == "refresh" and presented != session.refresh_jti:
+        # An older refresh token: fine only if it was replaced a moment ago (the refresh
+        # path re-checks under the row lock); anything else is a replay.
+        if not _within_grace(session, presented, now) and presented != session.previous_refresh_jti:
+            _revoke_for_reuse(session, user)
             return True
     g.auth_session = session
     g.auth_user = user

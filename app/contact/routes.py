@@ -22,6 +22,8 @@ blp = Blueprint("contact", __name__, url_prefix="/user", description="Contact fo
     key_func=client_address,
     scope="CONTACT_RATE_LIMIT",
     error_message=RATE_LIMIT_MESSAGE,
+    # Only messages actually sent count: a typo in the form must not use up the day.
+    deduct_when=lambda response: response.status_code == 200,
 )
 @blp.arguments(ContactSchema)
 @blp.response(200, MessageSchema)

@@ -43,9 +43,10 @@ class AdminOrderArgsSchema(PageArgsSchema):
     DEFAULT_PER_PAGE = 10
     MAX_PER_PAGE = 50
 
+    # An empty value means "all", as when the parameter is absent.
     status = fields.String(
         load_default=None,
-        validate=validate.OneOf(STATUS_VALUES, error="Invalid order status"),
+        validate=validate.OneOf([*STATUS_VALUES, ""], error="Invalid order status"),
     )
 
 

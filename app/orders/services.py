@@ -38,7 +38,8 @@ CLOSING_EVENTS = frozenset({"checkout.session.expired", "checkout.session.async_
 
 ALLOWED_TRANSITIONS = {
     OrderStatus.PROCESSING: {OrderStatus.SHIPPED},
-    OrderStatus.SHIPPED: {OrderStatus.DELIVERED},
+    # Shipped again: a corrected tracking link, sent to the customer again.
+    OrderStatus.SHIPPED: {OrderStatus.SHIPPED, OrderStatus.DELIVERED},
     OrderStatus.DELIVERED: set(),
 }
 
@@ -109,7 +110,7 @@ def list_customer_orders(*, user_id: int, page: int, per_page: int) -> dict:
 
 
 def list_user_orders_for_admin(*, user_id: int, page: int, per_page: int) -> dict:
-    if db.session.get(User, user_id) is None:
+    if not _valid_id(user_id) or db.session.get(User, user_id) is None:
         raise NotFound("User not found", code=OrderErrorCode.USER_NOT_FOUND)
     return list_customer_orders(user_id=user_id, page=page, per_page=per_page)
 
@@ -117,7 +118,7 @@ def list_user_orders_for_admin(*, user_id: int, page: int, per_page: int) -> dic
 def list_orders_for_admin(*, page: int, per_page: int, status: str | None) -> dict:
     """Every order, newest first, optionally of one status (two statements)."""
     statement = select(Order).order_by(Order.id.desc())
-    if status:
+    if status:  # None or "" lists every order
         statement = statement.where(Order.status == status)
     result = paginate(statement, page=page, per_page=per_page, scalars=True)
     rows = [
@@ -164,7 +165,8 @@ def _check_tracking_url(url: str | None) -> str:
 
 def update_order_status(*, order_id: int, status: str, tracking_url: str | None) -> Order:
     """Move an order along Processing → Shipped (tracking link required; emails the
-    customer) → Delivered. Commits; the email is queued in the same transaction."""
+    customer) → Delivered; a shipped order may be marked shipped again with a corrected
+    link. Commits; the email is queued in the same transaction."""
     session = db.session
     try:
         order = (

@@ -140,3 +140,48 @@ def test_two_tabs_refreshing_at_once_both_stay_signed_in(client, accounts, admin
     assert other_tab.post("/user/refresh").status_code == 200
     assert client.get("/user/authenticate").status_code == 200
     assert client.post("/user/refresh").status_code == 200
+
+
+def test_concurrent_refreshes_with_one_cookie_keep_the_login(app, accounts, admin_client):
+    """The storefront and a second tab can refresh at the same moment: whichever answer the
+    browser keeps must go on working after the grace period."""
+    import threading
+    from datetime import timedelta
+
+    from app.auth.models import AuthSession
+    from app.extensions import db
+
+    client = new_client(app)
+    email = accounts.verified(client)
+    accounts.login(client, email)
+    cookie = client.get_cookie("refresh_token").value
+    for _round in range(5):
+        barrier = threading.Barrier(4)
+        kept = []
+
+        def refresh():
+            tab = new_client(app)
+            tab.set_cookie("refresh_token", cookie, domain="localhost")
+            barrier.wait()
+            response = tab.post("/user/refresh")
+            kept.append((response.status_code, tab.get_cookie("refresh_token").value))
+
+        threads = [threading.Thread(target=refresh) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [status for status, _ in kept] == [200] * 4
+        assert len({token for _, token in kept}) == 1, "every tab must hold the same refresh token"
+        cookie = kept[-1][1]
+        # Long after the race, the kept token still refreshes.
+        with app.app_context():
+            for session in db.session.scalars(select(AuthSession)):
+                if session.refreshed_at is not None:
+                    session.refreshed_at -= timedelta(minutes=10)
+            db.session.commit()
+            db.session.remove()
+        later = new_client(app)
+        later.set_cookie("refresh_token", cookie, domain="localhost")
+        assert later.post("/user/refresh").status_code == 200
+        cookie = later.get_cookie("refresh_token").value

@@ -88,3 +88,11 @@ def test_without_a_contact_address_the_form_says_so(make_app):
     response = client_from(app).post("/user/contact-us", json=VALID)
     assert response.status_code == 503
     assert response.get_json()["error"]
+
+
+def test_failed_attempts_do_not_use_up_the_daily_limit(contact_app):
+    visitor = client_from(contact_app)
+    assert visitor.post("/user/contact-us", json={**VALID, "from_email": "typo"}).status_code == 400
+    assert visitor.post("/user/contact-us", json={}).status_code == 400
+    assert [visitor.post("/user/contact-us", json=VALID).status_code for _ in range(3)] == [200, 200, 429]
+

@@ -56,6 +56,12 @@ def test_run_py_serves_the_api_with_no_services(tmp_path):
         )
         assert login.json() == {"error": "Email not verified", "code": "email_not_verified"}
         assert requests.get(f"{base}/readyz", timeout=5).status_code == 200
+        contact = requests.post(
+            f"{base}/user/contact-us",
+            json={"from_name": "Dev", "from_email": "dev@example.com", "subject": "Hi", "message": "Hello"},
+            timeout=10,
+        )
+        assert contact.status_code == 200, contact.text
     finally:
         process.terminate()
         process.wait(timeout=10)

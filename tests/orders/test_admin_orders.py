@@ -71,6 +71,26 @@ def test_shipping_needs_a_valid_tracking_link_and_emails_the_customer(admin_clie
     assert len([m for m in mailgun.to(email) if "on its way" in m.subject]) == 1
 
 
+def test_a_shipped_order_can_get_a_corrected_tracking_link(admin_client, customer, shop, client, mailgun):
+    buyer, email = customer
+    order_id = place_order(shop, client, buyer, email=email)
+    admin_client.put(f"/order/admin/{order_id}", json={"status": "Shipped", "tracking_url": "https://t.example/WRONG"})
+    fixed = admin_client.put(f"/order/admin/{order_id}", json={"status": "Shipped", "tracking_url": "https://t.example/RIGHT"})
+    assert fixed.status_code == 200
+    assert admin_client.get(f"/order/admin/{order_id}").get_json()["order"]["tracking_url"] == "https://t.example/RIGHT"
+    shipped = [m for m in mailgun.to(email) if "on its way" in m.subject]
+    assert len(shipped) == 2 and "RIGHT" in shipped[-1].text
+
+
+def test_empty_status_filter_lists_every_order_and_huge_ids_are_not_found(admin_client, customer, shop, client):
+    buyer, email = customer
+    place_order(shop, client, buyer, email=email)
+    assert admin_client.get("/order/admin?status=").get_json()["total_orders"] == 1
+    response = admin_client.get("/order/admin/user/99999999999999999999999")
+    assert response.status_code in (400, 404)
+    assert response.get_json()["error"]
+
+
 def test_history_shows_deleted_products_and_accounts(admin_client, customer, shop, client, db_session):
     buyer, email = customer
     order_id = place_order(shop, client, buyer, email=email)

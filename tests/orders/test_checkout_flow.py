@@ -220,3 +220,14 @@ def test_lost_webhook_reconciliation_completes_and_closes(customer, shop, app, d
     db_session.expire_all()
     assert all(cart.locked_at is None for cart in db_session.scalars(select(Cart)))
     assert count_rows(app, Order) == 1
+
+
+def test_deleting_an_account_cancels_its_open_checkout(customer, shop, app):
+    buyer, _ = customer
+    mug = shop.product(stock=5)
+    shop.fill(buyer, {mug: 2})
+    session_id = shop.checkout(buyer)
+    response = buyer.delete("/user/delete-account")
+    assert response.status_code == 200, response.get_json()
+    assert shop.stripe.sessions[session_id]["status"] == "expired"
+    assert stock_of(app, mug) == (5, 0)
