@@ -47,6 +47,7 @@ def register_extensions(app: Flask) -> None:
     from app.extensions import api, cache, cors, db, jwt, limiter, migrate
 
     db.init_app(app)
+    _forgive_session_close_failures(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
     jwt.init_app(app)
     register_jwt_callbacks(app)
@@ -104,3 +105,24 @@ def _migrations_dir():
 
 
 __all__ = ["ConfigError", "create_app"]
+
+
+def _forgive_session_close_failures(app: Flask) -> None:
+    """Close the request's session, tolerating a connection the database dropped meanwhile.
+
+    The answer has been computed by then; a rollback that fails because PostgreSQL went away
+    must not turn it into a 500. Runs before Flask-SQLAlchemy's own teardown (teardowns run
+    in reverse order), which then finds nothing left to close."""
+    from sqlalchemy.exc import DBAPIError
+
+    from app.extensions import db
+
+    @app.teardown_appcontext
+    def _close_session(_exc):
+        try:
+            db.session.remove()
+        except DBAPIError as error:
+            logging.getLogger(__name__).warning(
+                "database connection lost while closing the session: %s", error.__class__.__name__
+            )
+            db.session.registry.clear()

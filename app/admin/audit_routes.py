@@ -17,7 +17,7 @@ class AuditArgsSchema(PageArgsSchema):
     MAX_PER_PAGE = 100
 
     object_type = fields.String(load_default=None, validate=validate.OneOf(OBJECT_TYPES))
-    object_id = WholeNumber(load_default=None, validate=validate.Range(min=1, max=2**63 - 1))
+    object_id = WholeNumber(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
 
 
 class AuditEntrySchema(Schema):

@@ -31,7 +31,8 @@ def list_users(*, page: int, per_page: int) -> dict:
 
 
 def get_user(*, user_id: int) -> User:
-    user = db.session.get(User, user_id) if 0 < user_id < 2**63 else None
+    # Row ids are PostgreSQL integers: a larger id cannot exist, and binding it is an error.
+    user = db.session.get(User, user_id) if 0 < user_id <= 2**31 - 1 else None
     if user is None:
         raise NotFound("User not found")
     return user

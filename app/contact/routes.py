@@ -29,6 +29,7 @@ blp = Blueprint("contact", __name__, url_prefix="/user", description="Contact fo
 @blp.response(200, MessageSchema)
 @blp.alt_response(400, schema=ErrorSchema, description="Missing or invalid fields")
 @blp.alt_response(429, schema=ErrorSchema, description="Daily limit reached")
+@blp.alt_response(503, schema=ErrorSchema, description="No contact address is configured")
 def contact_us(data):
     """Send a message to the shop owner."""
     services.send_contact_message(**data)

@@ -17,6 +17,14 @@ from app.core.errors import AppError, ErrorCode
 class ShopParser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
 
+    def load_querystring(self, req, schema):
+        if not _storable_text([value for _, values in req.args.lists() for value in values]):
+            raise AppError(
+                "Text must not contain NUL characters or unpaired surrogates",
+                code=ErrorCode.VALIDATION,
+            )
+        return super().load_querystring(req, schema)
+
     def _raw_load_json(self, req):
         raw = req.get_data(cache=True)
         if not raw or not raw.strip():
@@ -38,7 +46,33 @@ class ShopParser(FlaskParser):
             raise AppError("Request body must be a JSON object", code=ErrorCode.VALIDATION)
         if not data:
             raise AppError("No data provided", code=ErrorCode.NO_DATA)
+        if not _storable_text(data):
+            raise AppError(
+                "Text must not contain NUL characters or unpaired surrogates",
+                code=ErrorCode.INVALID_JSON,
+            )
         return data
+
+
+def _storable_text(data) -> bool:
+    """False when a string in the body cannot be stored: PostgreSQL text refuses NUL, and an
+    unpaired surrogate (valid in JSON's \\u escapes) cannot be encoded as UTF-8."""
+    pending = [data]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True
 
 
 class Blueprint(flask_smorest.Blueprint):

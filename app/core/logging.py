@@ -16,6 +16,8 @@ import uuid
 from celery import current_task
 from celery.signals import setup_logging
 from flask import Flask, g, has_request_context, request
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import NoInspectionAvailable
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
@@ -24,8 +26,7 @@ class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if has_request_context():
             record.request_id = g.get("request_id", "-")
-            user = g.get("auth_user")
-            record.user_id = getattr(user, "id", None)
+            record.user_id = _user_id(g.get("auth_user"))
         else:
             record.request_id = getattr(record, "request_id", "-")
             record.user_id = getattr(record, "user_id", None)
@@ -34,6 +35,18 @@ class RequestContextFilter(logging.Filter):
             record.task_id = task.request.id
             record.task_name = task.name
         return True
+
+
+def _user_id(user) -> int | None:
+    """The user's id without touching the database: after a failed commit the object is
+    expired, and reloading it while the database is down would turn a 503 into a 500."""
+    if user is None:
+        return None
+    try:
+        identity = sa_inspect(user).identity
+    except NoInspectionAvailable:
+        return getattr(user, "id", None)
+    return identity[0] if identity else None
 
 
 @setup_logging.connect

@@ -66,10 +66,11 @@ class MoneyAmount(fields.Field):
             raise self.make_error("invalid") from exc
         if not amount.is_finite():
             raise self.make_error("invalid")
-        if amount != amount.quantize(Decimal("0.01")):
-            raise self.make_error("places")
+        # Checked before quantize(), which fails on numbers with more digits than the context.
         if abs(amount) >= Decimal("100000000"):
             raise self.make_error("range")
+        if amount != amount.quantize(Decimal("0.01")):
+            raise self.make_error("places")
         return amount.quantize(Decimal("0.01"))
 
     def _serialize(self, value, attr, obj, **kwargs):

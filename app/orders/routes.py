@@ -15,6 +15,7 @@ from app.orders.schemas import (
     CustomerOrderArgsSchema,
     OrderPageSchema,
     SessionStatusArgsSchema,
+    SessionStatusErrorSchema,
     SessionStatusSchema,
 )
 
@@ -55,7 +56,7 @@ def start_checkout(data):
 @any_auth_required
 @blp.arguments(SessionStatusArgsSchema, location="query", as_kwargs=True)
 @blp.response(200, SessionStatusSchema)
-@blp.alt_response(400, schema=SessionStatusSchema, description="No order (yet) for this session")
+@blp.alt_response(400, schema=SessionStatusErrorSchema, description="No order (yet) for this session")
 def session_status(session_id):
     """Say whether the caller's order for a Stripe session exists (completing it if paid)."""
     if not session_id:

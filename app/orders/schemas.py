@@ -5,7 +5,13 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.core.pagination import PageArgsSchema, envelope_schema
-from app.core.schemas import LenientRequestSchema, MoneyAmount, RequestSchema, TrimmedString
+from app.core.schemas import (
+    ErrorSchema,
+    LenientRequestSchema,
+    MoneyAmount,
+    RequestSchema,
+    TrimmedString,
+)
 from app.orders.models import OrderStatus
 
 STATUS_VALUES = [status.value for status in OrderStatus]
@@ -30,6 +36,15 @@ class SessionStatusArgsSchema(LenientRequestSchema):
 
 
 class SessionStatusSchema(Schema):
+    success = fields.Boolean()
+    message = fields.String()
+
+
+class SessionStatusErrorSchema(ErrorSchema):
+    """No order (yet): the storefront reads success and message, other clients our error
+    fields; invalid query arguments get the plain error body."""
+
+    error = fields.String()
     success = fields.Boolean()
     message = fields.String()
 

@@ -6,8 +6,8 @@ import logging
 
 from celery import shared_task
 
-from app.orders import checkout
 from app.core.task_lock import single_instance
+from app.orders import checkout
 
 log = logging.getLogger(__name__)
 
