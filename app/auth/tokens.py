@@ -12,7 +12,7 @@ import logging
 import uuid
 from datetime import timedelta
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, g, has_request_context, request
 from flask_jwt_extended import (
     create_access_token,
     create_refresh_token,
@@ -215,6 +215,12 @@ def _check_token(payload: dict) -> bool:
     session_id = payload.get("sid")
     if not session_id:
         return True
+    # A route guard and its view may both check the access token: one statement per request.
+    # (Remembered on the request itself: `g` can outlive a request when an app context was
+    # already pushed, as in tests.)
+    checked = request.environ.get("shop.checked_token") if has_request_context() else None
+    if payload.get("type") == "access" and checked == (session_id, payload.get("sub")):
+        return False
     row = db.session.execute(
         select(AuthSession, User)
         .join(User, User.id == AuthSession.user_id)
@@ -229,14 +235,19 @@ def _check_token(payload: dict) -> bool:
     if str(user.id) != payload.get("sub"):
         return True
     presented = payload.get("jti")
-    if payload.get("type") == "refresh" and presented != session.refresh_jti:
-        # An older refresh token: fine only if it was replaced a moment ago (the refresh
-        # path re-checks under the row lock); anything else is a replay.
-        if not _within_grace(session, presented, now) and presented != session.previous_refresh_jti:
-            _revoke_for_reuse(session, user)
-            return True
+    # An older refresh token passes here only if it is the one replaced last; the refresh
+    # path decides under the row lock whether it was replaced a moment ago. Anything else
+    # is a replay.
+    if payload.get("type") == "refresh" and presented not in (
+        session.refresh_jti,
+        session.previous_refresh_jti,
+    ):
+        _revoke_for_reuse(session, user)
+        return True
     g.auth_session = session
     g.auth_user = user
+    if has_request_context():
+        request.environ["shop.checked_token"] = (session.id, str(user.id))
     return False
 
 

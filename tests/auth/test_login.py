@@ -159,7 +159,7 @@ def test_concurrent_refreshes_with_one_cookie_keep_the_login(app, accounts, admi
         barrier = threading.Barrier(4)
         kept = []
 
-        def refresh():
+        def refresh(cookie=cookie, barrier=barrier, kept=kept):
             tab = new_client(app)
             tab.set_cookie("refresh_token", cookie, domain="localhost")
             barrier.wait()

@@ -1,0 +1,52 @@
+"""The benchmark suite in smoke mode (tiny data, about a second per scenario): it must run
+end to end and write its report, so it cannot rot. No timing is asserted; what does not
+depend on the machine is (no errors, nothing oversold, SQL statements per request)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+@pytest.mark.timeout(300)
+def test_benchmark_smoke_run_writes_a_report(tmp_path):
+    server = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+    env = {
+        **os.environ,
+        "TEST_DATABASE_URL": f"{server}/postgres",
+        "TEST_REDIS_URL": os.environ["REDIS_URL"].rsplit("/", 1)[0],
+    }
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--no-install",
+         "--output", str(tmp_path)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=280,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+
+    reports = list(tmp_path.glob("*-smoke.json"))
+    assert len(reports) == 1
+    results = json.loads(reports[0].read_text())
+    assert (tmp_path / reports[0].name.replace(".json", ".md")).exists()
+
+    measured = {scenario["key"]: scenario for scenario in results["scenarios"]}
+    assert {"product_list_cached", "product_list_uncached", "cart_read", "checkout", "webhook",
+            "add_to_cart_contention", "dashboard", "login"} <= set(measured)
+    for scenario in measured.values():
+        # One production-strength login hash can outlast a smoke run's second of load.
+        if scenario["key"] != "login":
+            assert scenario["requests"] > 0, scenario["key"]
+        assert scenario["errors"] == 0, (scenario["key"], scenario["runs"])
+    assert results["ceiling"]["py"]["rps"] > 0
+
+    assert measured["add_to_cart_contention"]["stock_check"]["oversold_units"] == 0
+    assert results["oversell"]["accepted"] == results["oversell"]["stock"]
+    assert results["oversell"]["oversold_units"] == 0
+
+    structural = [t for t in results["targets"] if t["target"].startswith(("SQL", "same"))]
+    assert structural and all(t["met"] for t in structural), structural
