@@ -157,10 +157,15 @@ def test_postgresql_restart_under_load_is_503_then_recovers_without_half_written
 
         outage_seconds = 2.0
         began = time.monotonic()
-        with Load(url, step, threads=LOAD_THREADS, max_requests=scaled(600, 3000), seconds=90) as load:
+        with Load(url, step, threads=LOAD_THREADS, max_requests=scaled(1500, 3000), seconds=90) as load:
             time.sleep(scaled(2, 5))
             postgres_server.stop()
             time.sleep(outage_seconds)
+            # On a busy machine the load may not have reached the server yet: keep the
+            # database down until a request has met the outage (bounded).
+            outage_deadline = time.monotonic() + 20
+            while 503 not in load.statuses + webhook_statuses and time.monotonic() < outage_deadline:
+                time.sleep(0.2)
             postgres_server.start()
             restarted_at = time.monotonic()
             # The running server recovers by itself: the same processes answer again.
