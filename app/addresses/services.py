@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session
 from app.addresses.errors import AddressErrorCode
 from app.addresses.models import Address
 from app.auth.models import Role, User
+from app.core.db import is_row_id
 from app.core.errors import AppError, NotFound
 from app.extensions import db
 
 MAX_ADDRESSES = 5
 # Ids beyond PostgreSQL's integer range cannot exist; looking them up would be a database error.
-MAX_ROW_ID = 2**31 - 1
 ADDRESS_FIELDS = ("full_name", "address_line_1", "address_line_2", "city", "postcode")
 
 ADDRESS_NOT_FOUND = "Address not found"
@@ -39,7 +39,7 @@ def _lock_owner(session: Session, user_id: int) -> User:
 
 def _owned_address(session: Session, *, user_id: int, address_id: int) -> Address:
     address = None
-    if 0 < address_id <= MAX_ROW_ID:
+    if is_row_id(address_id):
         address = session.scalars(
             select(Address)
             .where(Address.id == address_id, Address.user_id == user_id)

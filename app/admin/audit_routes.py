@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from app.admin import audit
 from app.admin.routes import blp
+from app.core.db import MAX_ROW_ID
 from app.core.pagination import PageArgsSchema, envelope_schema
 from app.core.schemas import WholeNumber
 
@@ -17,7 +18,7 @@ class AuditArgsSchema(PageArgsSchema):
     MAX_PER_PAGE = 100
 
     object_type = fields.String(load_default=None, validate=validate.OneOf(OBJECT_TYPES))
-    object_id = WholeNumber(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+    object_id = WholeNumber(load_default=None, validate=validate.Range(min=1, max=MAX_ROW_ID))
 
 
 class AuditEntrySchema(Schema):

@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import extract, func, select
 
 from app.auth.models import User
+from app.core.db import is_row_id
 from app.core.errors import NotFound
 from app.core.pagination import paginate
 from app.extensions import db
@@ -32,7 +33,7 @@ def list_users(*, page: int, per_page: int) -> dict:
 
 def get_user(*, user_id: int) -> User:
     # Row ids are PostgreSQL integers: a larger id cannot exist, and binding it is an error.
-    user = db.session.get(User, user_id) if 0 < user_id <= 2**31 - 1 else None
+    user = db.session.get(User, user_id) if is_row_id(user_id) else None
     if user is None:
         raise NotFound("User not found")
     return user

@@ -29,7 +29,7 @@ from app.auth.models import Role, User
 from app.cart.errors import CartErrorCode
 from app.cart.models import Cart, CartProduct
 from app.catalog.models import Category, Product, ProductImage
-from app.core.db import utcnow
+from app.core.db import is_row_id, utcnow
 from app.core.errors import AppError, NotFound
 from app.extensions import db
 
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 
 GUEST_FULL_NAME = "Guest User"
 # Ids beyond PostgreSQL's integer range cannot exist; looking them up would be a database error.
-MAX_ROW_ID = 2**31 - 1
 
 PRODUCT_NOT_FOUND = "Product not found"
 CART_PRODUCT_NOT_FOUND = "Cart product not found"
@@ -101,9 +100,6 @@ def _check_quantity(quantity: int) -> None:
     if not 1 <= quantity <= max_quantity_per_line():
         raise AppError(quantity_range_message(), code=CartErrorCode.QUANTITY_OUT_OF_RANGE)
 
-
-def _valid_id(value: int) -> bool:
-    return 0 < value <= MAX_ROW_ID
 
 
 # --- building blocks (caller's transaction) ---------------------------------------------------
@@ -203,7 +199,7 @@ def _lock_or_create_cart(session: Session, *, user_id: int) -> Cart:
 
 def _owned_line(session: Session, *, cart: Cart | None, cart_product_id: int) -> CartProduct:
     """The caller's line `cart_product_id`; someone else's line is answered like a missing one."""
-    if cart is None or not _valid_id(cart_product_id):
+    if cart is None or not is_row_id(cart_product_id):
         raise NotFound(CART_PRODUCT_NOT_FOUND, code=CartErrorCode.CART_PRODUCT_NOT_FOUND)
     line = session.scalars(
         select(CartProduct)
@@ -316,7 +312,7 @@ def add_to_cart(*, user_id: int | None, product_id: int, quantity: int) -> AddTo
     session = db.session
     try:
         product = None
-        if _valid_id(product_id):
+        if is_row_id(product_id):
             product = session.execute(
                 select(Product.id, (Product.stock - Product.reserved_stock).label("free")).where(
                     Product.id == product_id

@@ -7,10 +7,11 @@ from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
+from app.core.db import MAX_ROW_ID
 from app.core.pagination import PageArgsSchema, envelope_schema
 from app.core.schemas import MoneyAmount, RequestSchema, TrimmedString, WholeNumber
 
-INT_MAX = 2_147_483_647
+INT_MAX = MAX_ROW_ID  # PostgreSQL integer columns
 SHOP_PAGE_SIZE = 9
 ADMIN_PAGE_SIZE = 10
 SEARCH_MAX_LENGTH = 100

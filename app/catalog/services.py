@@ -33,7 +33,7 @@ from app.catalog.models import (
     ProductImage,
     search_document,
 )
-from app.core.db import utcnow
+from app.core.db import is_row_id, utcnow
 from app.core.errors import AppError, ErrorCode, NotFound
 from app.core.pagination import paginate
 from app.extensions import db
@@ -64,7 +64,6 @@ __all__ = [
     "update_product",
 ]
 
-INT_MAX = 2_147_483_647
 MAX_FEATURED = 4
 # Serialises "count the featured entries, then add one" across processes (PostgreSQL).
 FEATURED_LOCK_ID = 7_246_002
@@ -86,9 +85,6 @@ def _category_not_found() -> NotFound:
 def _product_not_found() -> NotFound:
     return NotFound("Product not found", code=CatalogErrorCode.PRODUCT_NOT_FOUND)
 
-
-def _valid_id(value: int) -> bool:
-    return isinstance(value, int) and 0 < value <= INT_MAX
 
 
 def _dialect() -> str:
@@ -127,7 +123,7 @@ def list_categories() -> list[dict]:
 
 def get_category(*, category_id: int) -> dict:
     """One category (cached); NotFound when there is none."""
-    if not _valid_id(category_id):
+    if not is_row_id(category_id):
         raise _category_not_found()
 
     def load():
@@ -227,7 +223,7 @@ def list_shop_products(
 
 def get_product(*, product_id: int) -> Product:
     """One product with its raw stock and reservations; read fresh (one statement)."""
-    product = db.session.get(Product, product_id) if _valid_id(product_id) else None
+    product = db.session.get(Product, product_id) if is_row_id(product_id) else None
     if product is None:
         raise _product_not_found()
     return product
@@ -235,7 +231,7 @@ def get_product(*, product_id: int) -> Product:
 
 def get_product_image(*, product_id: int) -> dict:
     """`{"image_path", "product_id"}` of a product's image (cached)."""
-    if not _valid_id(product_id):
+    if not is_row_id(product_id):
         raise _product_not_found()
 
     def load():
@@ -322,7 +318,7 @@ def rename_category(*, category_id: int, name: str) -> Category:
     """Change a category's name (unique whatever its case; the category's own name in
     another case is fine). Side effects: the row, catalogue cache version bumped."""
     try:
-        category = db.session.get(Category, category_id) if _valid_id(category_id) else None
+        category = db.session.get(Category, category_id) if is_row_id(category_id) else None
         if category is None:
             raise _category_not_found()
         if _name_taken(name, except_id=category_id):
@@ -353,7 +349,7 @@ def delete_category(*, category_id: int) -> None:
             db.session.scalar(
                 select(Category.name).where(Category.id == category_id).with_for_update()
             )
-            if _valid_id(category_id)
+            if is_row_id(category_id)
             else None
         )
         if found is None:
@@ -394,7 +390,7 @@ def list_admin_products(*, page: int, per_page: int, category_id: int | None = N
 
 
 def _require_category(category_id: int) -> None:
-    if not _valid_id(category_id) or not db.session.scalar(
+    if not is_row_id(category_id) or not db.session.scalar(
         select(exists().where(Category.id == category_id))
     ):
         raise _category_not_found()
@@ -477,7 +473,7 @@ def update_product(
                 .where(Product.id == product_id)
                 .with_for_update()
             ).first()
-            if _valid_id(product_id)
+            if is_row_id(product_id)
             else None
         )
         if current is None:
@@ -523,7 +519,7 @@ def delete_product(*, product_id: int) -> None:
                 .where(Product.id == product_id)
                 .with_for_update()
             ).first()
-            if _valid_id(product_id)
+            if is_row_id(product_id)
             else None
         )
         if found is None:
@@ -548,7 +544,7 @@ def get_featured_entry(*, product_id: int) -> FeaturedProduct:
     """The featured entry of a product; AppError when it is not featured."""
     entry = (
         db.session.scalar(select(FeaturedProduct).where(FeaturedProduct.product_id == product_id))
-        if _valid_id(product_id)
+        if is_row_id(product_id)
         else None
     )
     if entry is None:
@@ -566,7 +562,7 @@ def feature_product(*, product_id: int) -> FeaturedProduct:
     are serialised by a transaction-scoped lock, so the limit holds under races. Side
     effects: one row, cache version bumped."""
     try:
-        if not _valid_id(product_id):
+        if not is_row_id(product_id):
             raise _product_not_found()
         _lock_featured_list()
         if not db.session.scalar(select(exists().where(Product.id == product_id))):
@@ -608,7 +604,7 @@ def unfeature_product(*, featured_id: int) -> None:
                 .where(FeaturedProduct.id == featured_id)
                 .returning(FeaturedProduct.product_id)
             )
-            if _valid_id(featured_id)
+            if is_row_id(featured_id)
             else None
         )
         if product_id is None:
@@ -635,7 +631,7 @@ def set_product_image(*, product_id: int, data: bytes | None, filename: str | No
     is removed again and nothing else changed."""
     if not data:
         raise AppError("No image provided", code=CatalogErrorCode.NO_IMAGE)
-    if not _valid_id(product_id) or not db.session.scalar(
+    if not is_row_id(product_id) or not db.session.scalar(
         select(exists().where(Product.id == product_id))
     ):
         db.session.rollback()

@@ -60,6 +60,15 @@ class Money(TypeDecorator):
         return Decimal(value).quantize(Decimal("0.01"))
 
 
+# Row ids are PostgreSQL integers: a larger id cannot exist, and binding one is an error.
+MAX_ROW_ID = 2**31 - 1
+
+
+def is_row_id(value) -> bool:
+    """True when `value` could be the id of a row (so looking it up is meaningful)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ROW_ID
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from app.admin import audit
 from app.auth.models import User
 from app.catalog.models import ProductImage
+from app.core.db import is_row_id
 from app.core.errors import AppError, NotFound
 from app.core.pagination import Page, count_rows, paginate
 from app.core.versioned_cache import VersionedCache
@@ -110,7 +111,7 @@ def list_customer_orders(*, user_id: int, page: int, per_page: int) -> dict:
 
 
 def list_user_orders_for_admin(*, user_id: int, page: int, per_page: int) -> dict:
-    if not _valid_id(user_id) or db.session.get(User, user_id) is None:
+    if not is_row_id(user_id) or db.session.get(User, user_id) is None:
         raise NotFound("User not found", code=OrderErrorCode.USER_NOT_FOUND)
     return list_customer_orders(user_id=user_id, page=page, per_page=per_page)
 
@@ -143,17 +144,12 @@ def list_orders_for_admin(*, page: int, per_page: int, status: str | None) -> di
     return result.envelope("orders", rows)
 
 
-# Row ids are PostgreSQL integers: a larger id cannot exist, and binding it is an error.
-MAX_ROW_ID = 2**31 - 1
 
-
-def _valid_id(value: int) -> bool:
-    return 0 < value <= MAX_ROW_ID
 
 
 def get_order_for_admin(*, order_id: int) -> dict:
     """One order with its items and the ordering account's current name."""
-    order = db.session.get(Order, order_id) if _valid_id(order_id) else None
+    order = db.session.get(Order, order_id) if is_row_id(order_id) else None
     if order is None:
         raise NotFound("Order not found", code=OrderErrorCode.ORDER_NOT_FOUND)
     customer_name = None
@@ -184,7 +180,7 @@ def update_order_status(*, order_id: int, status: str, tracking_url: str | None)
     try:
         order = (
             session.scalars(select(Order).where(Order.id == order_id).with_for_update()).first()
-            if _valid_id(order_id)
+            if is_row_id(order_id)
             else None
         )
         if order is None:
