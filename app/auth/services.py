@@ -21,7 +21,7 @@ from app.auth.errors import AuthErrorCode
 from app.auth.models import AuthSession, Role, User
 from app.cart.models import Cart
 from app.cart.services import create_cart, merge_guest_cart, release_cart_lines
-from app.core.db import utcnow
+from app.core.db import committing, utcnow
 from app.core.errors import AppError
 from app.core.security import hash_password, password_needs_rehash, verify_password
 from app.emails.services import queue_email
@@ -170,34 +170,30 @@ def signup(*, full_name: str, email: str, password: str, role: str | None = None
         raise AppError("Invalid role", code=AuthErrorCode.INVALID_ROLE)
     email = normalise_email(email)
     try:
-        if _find_account(email) is not None:
-            raise AppError(
-                "User with the provided email already exists", code=AuthErrorCode.EMAIL_TAKEN
+        with committing():
+            if _find_account(email) is not None:
+                raise AppError(
+                    "User with the provided email already exists", code=AuthErrorCode.EMAIL_TAKEN
+                )
+            user = User(
+                full_name=full_name,
+                email=email,
+                password_hash=hash_password(password),
+                role=Role.CUSTOMER,
+                is_verified=False,
             )
-        user = User(
-            full_name=full_name,
-            email=email,
-            password_hash=hash_password(password),
-            role=Role.CUSTOMER,
-            is_verified=False,
-        )
-        if not _become_founder(user):
-            if role == Role.ADMIN:
-                raise AppError("Invalid role", code=AuthErrorCode.INVALID_ROLE)
-            db.session.add(user)
-            db.session.flush()
-        create_cart(user_id=user.id)
-        user.verification_sent_at = utcnow()
-        _queue_verification_email(user)
-        db.session.commit()
+            if not _become_founder(user):
+                if role == Role.ADMIN:
+                    raise AppError("Invalid role", code=AuthErrorCode.INVALID_ROLE)
+                db.session.add(user)
+                db.session.flush()
+            create_cart(user_id=user.id)
+            user.verification_sent_at = utcnow()
+            _queue_verification_email(user)
     except IntegrityError:
-        db.session.rollback()
         raise AppError(
             "User with the provided email already exists", code=AuthErrorCode.EMAIL_TAKEN
         ) from None
-    except Exception:
-        db.session.rollback()
-        raise
     return user
 
 
@@ -244,14 +240,10 @@ def logout(*, session_id: str | None) -> None:
 
 def verify_email(*, token: str) -> None:
     """Mark the account verified and spend the token."""
-    try:
+    with committing():
         user = _read_email_token(token, VERIFY)
         user.is_verified = True
         user.verification_token_digest = None
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def _account_for_email(email: str) -> User:
@@ -263,44 +255,32 @@ def _account_for_email(email: str) -> User:
 
 def resend_verification(*, email: str) -> None:
     """Issue a new verification token and queue its email (60-second cooldown)."""
-    try:
+    with committing():
         user = _account_for_email(email)
         if user.is_verified:
             raise AppError("Email already verified", code=AuthErrorCode.ALREADY_VERIFIED)
         _claim_email_slot(user, VERIFY)
         _queue_verification_email(user)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def request_password_reset(*, email: str) -> None:
     """Issue a reset token and queue its email (60-second cooldown)."""
-    try:
+    with committing():
         user = _account_for_email(email)
         _claim_email_slot(user, RESET)
         _queue_reset_email(user)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def reset_password(*, token: str, new_password: str) -> None:
     """Set a new password, spend the token and revoke every session of the account. The
     link proved the email address, so an unverified account becomes verified."""
-    try:
+    with committing():
         user = _read_email_token(token, RESET)
         user.password_hash = hash_password(new_password)
         user.reset_token_digest = None
         user.is_verified = True
         user.password_changed_at = utcnow()
         tokens.revoke_user_sessions(user_id=user.id, reason="password_reset")
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 # --- profile ----------------------------------------------------------------------------------
@@ -326,7 +306,7 @@ def delete_account(*, user_id: int) -> None:
     """Delete the account with its cart, lines, addresses and sessions, releasing the cart's
     reservations first; orders stay with their user link cleared. Refused while an order is
     not delivered or a checkout is open."""
-    try:
+    with committing():
         user = db.session.scalars(select(User).where(User.id == user_id).with_for_update()).first()
         if user is None:
             raise AppError("User not found", code=AuthErrorCode.USER_NOT_FOUND)
@@ -348,10 +328,6 @@ def delete_account(*, user_id: int) -> None:
                 close_open_checkout(cart=cart)
             release_cart_lines(cart_id=cart.id)
         db.session.delete(user)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def create_admin(*, email: str, full_name: str, password: str) -> User:

@@ -33,7 +33,7 @@ from app.catalog.models import (
     ProductImage,
     search_document,
 )
-from app.core.db import is_row_id, utcnow
+from app.core.db import committing, is_row_id, utcnow
 from app.core.errors import AppError, ErrorCode, NotFound
 from app.core.pagination import paginate
 from app.extensions import db
@@ -297,19 +297,15 @@ def create_category(*, name: str) -> Category:
     """Add a category (names are unique whatever their case). Side effects: one row,
     catalogue cache version bumped."""
     try:
-        if _name_taken(name):
-            raise _name_taken_error()
-        category = Category(name=name)
-        db.session.add(category)
-        db.session.flush()
-        audit.record(action="create", object_type="category", object_id=category.id, after={"name": name})
-        db.session.commit()
+        with committing():
+            if _name_taken(name):
+                raise _name_taken_error()
+            category = Category(name=name)
+            db.session.add(category)
+            db.session.flush()
+            audit.record(action="create", object_type="category", object_id=category.id, after={"name": name})
     except IntegrityError:
-        db.session.rollback()
         raise _name_taken_error() from None
-    except Exception:
-        db.session.rollback()
-        raise
     bump_catalog_version()
     return category
 
@@ -318,23 +314,19 @@ def rename_category(*, category_id: int, name: str) -> Category:
     """Change a category's name (unique whatever its case; the category's own name in
     another case is fine). Side effects: the row, catalogue cache version bumped."""
     try:
-        category = db.session.get(Category, category_id) if is_row_id(category_id) else None
-        if category is None:
-            raise _category_not_found()
-        if _name_taken(name, except_id=category_id):
-            raise _name_taken_error()
-        audit.record(
-            action="update", object_type="category", object_id=category_id,
-            before={"name": category.name}, after={"name": name},
-        )
-        category.name = name
-        db.session.commit()
+        with committing():
+            category = db.session.get(Category, category_id) if is_row_id(category_id) else None
+            if category is None:
+                raise _category_not_found()
+            if _name_taken(name, except_id=category_id):
+                raise _name_taken_error()
+            audit.record(
+                action="update", object_type="category", object_id=category_id,
+                before={"name": category.name}, after={"name": name},
+            )
+            category.name = name
     except IntegrityError:
-        db.session.rollback()
         raise _name_taken_error() from None
-    except Exception:
-        db.session.rollback()
-        raise
     bump_catalog_version()
     return category
 
@@ -344,7 +336,7 @@ def delete_category(*, category_id: int) -> None:
     lines (database cascades); order items keep their name and price with product_id
     cleared. Side effects: rows deleted, cache version bumped, then the image objects
     removed from storage (best effort)."""
-    try:
+    with committing():
         found = (
             db.session.scalar(
                 select(Category.name).where(Category.id == category_id).with_for_update()
@@ -367,10 +359,6 @@ def delete_category(*, category_id: int) -> None:
             )
         )
         db.session.execute(delete(Category).where(Category.id == category_id))
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     bump_catalog_version()
     delete_quietly(image_paths)
 
@@ -414,28 +402,24 @@ def create_product(
 ) -> Product:
     """Add a product with nothing reserved. Side effects: one row, cache version bumped."""
     try:
-        _require_category(category_id)
-        product = Product(
-            name=name,
-            description=description,
-            price=price,
-            stock=stock,
-            reserved_stock=0,
-            category_id=category_id,
-        )
-        db.session.add(product)
-        db.session.flush()
-        audit.record(
-            action="create", object_type="product", object_id=product.id,
-            after={"name": name, "description": description, "price": price, "stock": stock, "category_id": category_id},
-        )
-        db.session.commit()
+        with committing():
+            _require_category(category_id)
+            product = Product(
+                name=name,
+                description=description,
+                price=price,
+                stock=stock,
+                reserved_stock=0,
+                category_id=category_id,
+            )
+            db.session.add(product)
+            db.session.flush()
+            audit.record(
+                action="create", object_type="product", object_id=product.id,
+                after={"name": name, "description": description, "price": price, "stock": stock, "category_id": category_id},
+            )
     except IntegrityError as exc:
-        db.session.rollback()
         raise _product_integrity_error(exc) from None
-    except Exception:
-        db.session.rollback()
-        raise
     bump_catalog_version()
     return product
 
@@ -467,44 +451,40 @@ def update_product(
     if not values:
         raise AppError("No data provided", code=ErrorCode.NO_DATA)
     try:
-        current = (
-            db.session.execute(
-                select(*(getattr(Product, field) for field in values))
-                .where(Product.id == product_id)
-                .with_for_update()
-            ).first()
-            if is_row_id(product_id)
-            else None
-        )
-        if current is None:
-            raise _product_not_found()
-        audit.record(
-            action="update", object_type="product", object_id=product_id,
-            before=dict(zip(values, current, strict=True)), after=values,
-        )
-        if "category_id" in values:
-            _require_category(values["category_id"])
-        statement = update(Product).where(Product.id == product_id)
-        if "stock" in values:
-            statement = statement.where(Product.reserved_stock <= values["stock"])
-        result = db.session.execute(
-            statement.values(**values).execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 0:
-            still_there = db.session.scalar(select(exists().where(Product.id == product_id)))
-            if not still_there:
-                raise _product_not_found()
-            raise AppError(
-                "Stock cannot be less than the reserved stock",
-                code=CatalogErrorCode.STOCK_BELOW_RESERVED,
+        with committing():
+            current = (
+                db.session.execute(
+                    select(*(getattr(Product, field) for field in values))
+                    .where(Product.id == product_id)
+                    .with_for_update()
+                ).first()
+                if is_row_id(product_id)
+                else None
             )
-        db.session.commit()
+            if current is None:
+                raise _product_not_found()
+            audit.record(
+                action="update", object_type="product", object_id=product_id,
+                before=dict(zip(values, current, strict=True)), after=values,
+            )
+            if "category_id" in values:
+                _require_category(values["category_id"])
+            statement = update(Product).where(Product.id == product_id)
+            if "stock" in values:
+                statement = statement.where(Product.reserved_stock <= values["stock"])
+            result = db.session.execute(
+                statement.values(**values).execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 0:
+                still_there = db.session.scalar(select(exists().where(Product.id == product_id)))
+                if not still_there:
+                    raise _product_not_found()
+                raise AppError(
+                    "Stock cannot be less than the reserved stock",
+                    code=CatalogErrorCode.STOCK_BELOW_RESERVED,
+                )
     except IntegrityError as exc:
-        db.session.rollback()
         raise _product_integrity_error(exc) from None
-    except Exception:
-        db.session.rollback()
-        raise
     bump_catalog_version()
 
 
@@ -512,7 +492,7 @@ def delete_product(*, product_id: int) -> None:
     """Delete a product with its image row, featured entry and cart lines (cascades);
     order items keep their name and price with product_id cleared. Side effects: rows
     deleted, cache version bumped, then the image object removed (best effort)."""
-    try:
+    with committing():
         found = (
             db.session.execute(
                 select(Product.name, Product.price, Product.stock, Product.category_id)
@@ -529,10 +509,6 @@ def delete_product(*, product_id: int) -> None:
             select(ProductImage.image_path).where(ProductImage.product_id == product_id)
         )
         db.session.execute(delete(Product).where(Product.id == product_id))
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     bump_catalog_version()
     delete_quietly([image_path])
 
@@ -562,34 +538,30 @@ def feature_product(*, product_id: int) -> FeaturedProduct:
     are serialised by a transaction-scoped lock, so the limit holds under races. Side
     effects: one row, cache version bumped."""
     try:
-        if not is_row_id(product_id):
-            raise _product_not_found()
-        _lock_featured_list()
-        if not db.session.scalar(select(exists().where(Product.id == product_id))):
-            raise _product_not_found()
-        if db.session.scalar(select(exists().where(FeaturedProduct.product_id == product_id))):
-            raise AppError("Product is already featured", code=CatalogErrorCode.ALREADY_FEATURED)
-        count = db.session.scalar(select(func.count()).select_from(FeaturedProduct))
-        if count >= MAX_FEATURED:
-            raise AppError(
-                f"There are already {MAX_FEATURED} featured products",
-                code=CatalogErrorCode.FEATURED_LIMIT_REACHED,
-            )
-        entry = FeaturedProduct(product_id=product_id)
-        db.session.add(entry)
-        db.session.flush()
-        audit.record(action="create", object_type="featured_product", object_id=entry.id, after={"product_id": product_id})
-        db.session.commit()
+        with committing():
+            if not is_row_id(product_id):
+                raise _product_not_found()
+            _lock_featured_list()
+            if not db.session.scalar(select(exists().where(Product.id == product_id))):
+                raise _product_not_found()
+            if db.session.scalar(select(exists().where(FeaturedProduct.product_id == product_id))):
+                raise AppError("Product is already featured", code=CatalogErrorCode.ALREADY_FEATURED)
+            count = db.session.scalar(select(func.count()).select_from(FeaturedProduct))
+            if count >= MAX_FEATURED:
+                raise AppError(
+                    f"There are already {MAX_FEATURED} featured products",
+                    code=CatalogErrorCode.FEATURED_LIMIT_REACHED,
+                )
+            entry = FeaturedProduct(product_id=product_id)
+            db.session.add(entry)
+            db.session.flush()
+            audit.record(action="create", object_type="featured_product", object_id=entry.id, after={"product_id": product_id})
     except IntegrityError as exc:
-        db.session.rollback()
         if _violated_constraint(exc) in ("foreign_key", "fk_featured_products_product_id_products"):
             raise _product_not_found() from None
         raise AppError(
             "Product is already featured", code=CatalogErrorCode.ALREADY_FEATURED
         ) from None
-    except Exception:
-        db.session.rollback()
-        raise
     bump_catalog_version()
     return entry
 
@@ -597,7 +569,7 @@ def feature_product(*, product_id: int) -> FeaturedProduct:
 def unfeature_product(*, featured_id: int) -> None:
     """Remove a featured entry, by the entry's id. Side effects: one row deleted, cache
     version bumped."""
-    try:
+    with committing():
         product_id = (
             db.session.scalar(
                 delete(FeaturedProduct)
@@ -610,10 +582,6 @@ def unfeature_product(*, featured_id: int) -> None:
         if product_id is None:
             raise NotFound("Featured product not found", code=CatalogErrorCode.FEATURED_NOT_FOUND)
         audit.record(action="delete", object_type="featured_product", object_id=featured_id, before={"product_id": product_id})
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     bump_catalog_version()
 
 

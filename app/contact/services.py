@@ -6,9 +6,9 @@ from email.utils import formataddr
 
 from flask import current_app
 
+from app.core.db import committing
 from app.core.errors import ErrorCode, ServiceUnavailable
 from app.emails.services import queue_email
-from app.extensions import db
 
 
 def send_contact_message(*, from_name: str, from_email: str, subject: str, message: str) -> None:
@@ -20,7 +20,7 @@ def send_contact_message(*, from_name: str, from_email: str, subject: str, messa
             "The contact form is not available right now. Please try again later.",
             code=ErrorCode.SERVICE_UNAVAILABLE,
         )
-    try:
+    with committing():
         queue_email(
             kind="contact_us",
             to=recipient,
@@ -30,7 +30,3 @@ def send_contact_message(*, from_name: str, from_email: str, subject: str, messa
             template="contact_us",
             context={"from_name": from_name, "from_email": from_email, "subject": subject, "message": message},
         )
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -67,6 +69,22 @@ MAX_ROW_ID = 2**31 - 1
 def is_row_id(value) -> bool:
     """True when `value` could be the id of a row (so looking it up is meaningful)."""
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ROW_ID
+
+
+@contextmanager
+def committing(session=None) -> Iterator:
+    """One service call, one transaction: commit when the block ends, roll back (and
+    re-raise) when it raises. Uses the request's session unless given another."""
+    if session is None:
+        from app.extensions import db
+
+        session = db.session
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def utcnow() -> datetime:
