@@ -157,9 +157,7 @@ class BaseConfig:
     # --- catalogue cache ----------------------------------------------------------------------
     # Lifetime of a cached catalogue read; writes make entries obsolete at once (versioned keys).
     CATALOG_CACHE_SECONDS = 300
-    # Lifetime of the cached order figures of the admin dashboard (bumped by every order write).
-    ORDER_FIGURES_CACHE_SECONDS = 600
-    # Flask-Caching backend of those caches; unset = RedisCache with REDIS_URL. "NullCache"
+    # Flask-Caching backend of the read caches; unset = RedisCache with REDIS_URL. "NullCache"
     # turns every read cache off (the benchmarks measure the uncached path this way).
     CACHE_TYPE = env_str("CACHE_TYPE")
 

@@ -1,4 +1,4 @@
-"""Operator commands: `flask create-admin`, `flask seed-demo`."""
+"""Operator commands: `flask create-admin`, `flask seed-demo`, `flask recount-orders`."""
 
 from __future__ import annotations
 
@@ -40,3 +40,13 @@ def register_commands(app: Flask) -> None:
             f"Demo catalogue ready: {summary.categories} categories, {summary.products} products, "
             f"{summary.images} images, {summary.featured} featured."
         )
+
+    @app.cli.command("recount-orders")
+    def recount_orders_command() -> None:
+        """Rebuild the order counters (dashboard and admin order list) from the orders."""
+        from app.core.db import committing
+        from app.orders import stats
+
+        with committing() as session:
+            rows = stats.recount(session)
+        click.echo(f"Order counters rebuilt: {rows} rows.")

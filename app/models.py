@@ -6,11 +6,13 @@ from app.auth.models import AuthSession, Role, User
 from app.cart.models import Cart, CartProduct
 from app.catalog.models import Category, FeaturedProduct, Product, ProductImage
 from app.emails.models import OutboxEmail
+from app.orders import stats  # noqa: F401  (keeps the order counters with every order write)
 from app.orders.models import (
     CheckoutSession,
     CheckoutStatus,
     Order,
     OrderItem,
+    OrderStat,
     OrderStatus,
     StripeEvent,
 )
@@ -27,6 +29,7 @@ __all__ = [
     "FeaturedProduct",
     "Order",
     "OrderItem",
+    "OrderStat",
     "OrderStatus",
     "OutboxEmail",
     "Product",

@@ -178,8 +178,8 @@ def markdown(results: dict, verdicts: list[dict], chart: str | None) -> str:
     cold = results.get("dashboard_cold", {})
     if cold:
         lines += ["## Admin dashboard right after an order write", "",
-                  "The cached order figures are made obsolete (as every order write does), then "
-                  "one request is timed; median of several.", "",
+                  "An order's status is changed through the API, then one dashboard request is "
+                  "timed; median of several.", "",
                   "| data set | median ms | runs ms |", "|---|---|---|"]
         lines += [f"| {scale} | {_fmt(value['median_ms'], 2)} | {value['runs_ms']} |"
                   for scale, value in cold.items()]

@@ -11,8 +11,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 import redis
 from flask.testing import FlaskClient
@@ -277,3 +279,15 @@ def celery_worker_process(mailgun, app):
 def worker_app(make_app, celery_worker_process):
     """An app whose tasks go to the real broker and are run by the worker process."""
     return make_app(CELERY_TASK_ALWAYS_EAGER=False)
+
+@pytest.fixture
+def scratch_postgres():
+    """The URL of an empty PostgreSQL database on the test server, dropped afterwards."""
+    server = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+    name = f"shop_scratch_{uuid.uuid4().hex[:8]}"
+    plain = server.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(f"{plain}/postgres", autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield f"{server}/{name}"
+    with psycopg.connect(f"{plain}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
-from sqlalchemy import extract, func, select
+from sqlalchemy import func, select
 
 from app.auth.models import User
 from app.core.db import is_row_id
 from app.core.errors import NotFound
 from app.core.pagination import paginate
 from app.extensions import db
-from app.orders.models import Order, OrderStatus
-from app.orders.services import ORDER_FIGURES, SHOP_TIME_ZONE
+from app.orders import stats
+from app.orders.models import SHOP_TIME_ZONE, OrderStatus
 
 ONGOING = (OrderStatus.PROCESSING, OrderStatus.SHIPPED)
 
@@ -39,51 +38,11 @@ def get_user(*, user_id: int) -> User:
     return user
 
 
-def _year_bounds(now: datetime) -> tuple[datetime, datetime]:
-    """The current calendar year in the shop's time zone, as UTC-aware instants."""
-    local = now.astimezone(SHOP_TIME_ZONE)
-    start = datetime(local.year, 1, 1, tzinfo=SHOP_TIME_ZONE)
-    end = datetime(local.year + 1, 1, 1, tzinfo=SHOP_TIME_ZONE)
-    return start, end
-
-
-def _orders_per_month(start: datetime, end: datetime) -> dict[str, int]:
-    counts = {str(month): 0 for month in range(1, 13)}
-    in_year = (Order.created_at >= start) & (Order.created_at < end)
-    if db.engine.dialect.name == "postgresql":
-        month = extract("month", func.timezone(SHOP_TIME_ZONE.key, Order.created_at))
-        for number, total in db.session.execute(
-            select(month, func.count()).where(in_year).group_by(month)
-        ):
-            counts[str(int(number))] = int(total)
-    else:  # SQLite (the embedded default) has no time zones: bucket in Python
-        for (created_at,) in db.session.execute(select(Order.created_at).where(in_year)):
-            counts[str(created_at.astimezone(SHOP_TIME_ZONE).month)] += 1
-    return counts
-
-
-def _order_figures(now: datetime) -> dict:
-    overall, ongoing, revenue = db.session.execute(
-        select(
-            func.count(),
-            func.count().filter(Order.status.in_(ONGOING)),
-            func.coalesce(func.sum(Order.total_price), 0),
-        )
-    ).one()
-    start, end = _year_bounds(now)
-    return {
-        "ongoing_orders": int(ongoing),
-        "orders_overall": int(overall),
-        "total_revenue": Decimal(revenue).quantize(Decimal("0.01")),
-        "graph_data": _orders_per_month(start, end),
-    }
-
-
 def dashboard(*, now: datetime) -> dict:
-    """The admin dashboard's figures. Order figures are aggregate SQL over every order, so
-    they are cached under the orders version, which every new order and status change bumps
-    (app.orders.services.ORDER_FIGURES); the user count is one index-only count, always live."""
+    """The admin dashboard's figures: the user count (one index-only count) and the order
+    figures, read from the order counters (app/orders/stats.py), so they cost the same at
+    any number of orders and are never stale."""
     year = now.astimezone(SHOP_TIME_ZONE).year
-    figures = ORDER_FIGURES.cached_read("dashboard", {"year": year}, lambda: _order_figures(now))
+    figures = stats.figures(db.session, year=year, ongoing=ONGOING)
     total_users = db.session.scalar(select(func.count()).select_from(User))
     return {"total_users": int(total_users), **figures}

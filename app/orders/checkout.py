@@ -362,19 +362,18 @@ def _queue_confirmation(order: Order, snapshot: CheckoutSession) -> None:
 
 
 def after_order_commit(order: Order | None) -> None:
-    """After the commit of a new order: the catalogue shows the new stock."""
+    """After the commit of a new order: the catalogue shows the new stock. (The order
+    counters were updated in the order's own transaction: app/orders/stats.py.)"""
     if order is not None and getattr(order, "_created_now", False):
         from app.catalog.cache import bump_catalog_version
-        from app.orders.services import ORDER_FIGURES
 
         bump_catalog_version()
-        ORDER_FIGURES.bump()
 
 
 def complete_paid_session(*, info: payments.CheckoutSessionInfo) -> Order | None:
     """The one completion path (webhook, success page, reconciliation): idempotent, commits.
     Side effects: order and items, stock and reservations, cart emptied and unlocked, the
-    confirmation email queued."""
+    confirmation email queued, the order counters (app/orders/stats.py)."""
     session = db.session
     try:
         order = complete_in_transaction(session, info)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Base, Money, UTCDateTime, utcnow
+
+# Order dates, months and the dashboard's calendar are those of the shop (UK).
+SHOP_TIME_ZONE = ZoneInfo("Europe/London")
 
 
 class OrderStatus(StrEnum):
@@ -77,10 +81,12 @@ class Order(Base):
     address_line_2: Mapped[str | None] = mapped_column(String(100))
     city: Mapped[str] = mapped_column(String(100))
     postcode: Mapped[str] = mapped_column(String(20))
-    total_price: Mapped[Decimal] = mapped_column(Money)
-    status: Mapped[str] = mapped_column(String(16), default=OrderStatus.PROCESSING)
+    # active_history: changing one of the three columns the order counters are keyed on or
+    # add up loads the old value first, so the counters know which row to take it from.
+    total_price: Mapped[Decimal] = mapped_column(Money, active_history=True)
+    status: Mapped[str] = mapped_column(String(16), default=OrderStatus.PROCESSING, active_history=True)
     tracking_url: Mapped[str | None] = mapped_column(String(300))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, active_history=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     items: Mapped[list[OrderItem]] = relationship(
@@ -117,3 +123,18 @@ class StripeEvent(Base):
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrderStat(Base):
+    """Running totals of the orders of one calendar month (in the shop's time zone) and one
+    status: how many there are and what they add up to, in pence. Every order write changes
+    them in its own transaction (app/orders/stats.py), so the dashboard reads a few dozen of
+    these rows instead of every order (docs/decisions/0008-order-counters.md)."""
+
+    __tablename__ = "order_stats"
+
+    # The first day of the month, in the shop's time zone.
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    orders: Mapped[int] = mapped_column(BigInteger, default=0)
+    revenue_pence: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -18,21 +17,15 @@ from app.auth.models import User
 from app.catalog.models import ProductImage
 from app.core.db import is_row_id
 from app.core.errors import AppError, NotFound
-from app.core.pagination import Page, count_rows, paginate
-from app.core.versioned_cache import VersionedCache
+from app.core.pagination import Page, paginate
 from app.emails.services import queue_email
 from app.extensions import db
 from app.integrations import payments
-from app.orders import checkout
+from app.orders import checkout, stats
 from app.orders.errors import OrderErrorCode
-from app.orders.models import Order, OrderItem, OrderStatus, StripeEvent
+from app.orders.models import SHOP_TIME_ZONE, Order, OrderItem, OrderStatus, StripeEvent
 
 log = logging.getLogger(__name__)
-
-SHOP_TIME_ZONE = ZoneInfo("Europe/London")
-
-# Aggregates over all orders (the admin dashboard); bumped after every order write.
-ORDER_FIGURES = VersionedCache("orders", ttl_setting="ORDER_FIGURES_CACHE_SECONDS")
 
 COMPLETING_EVENTS = frozenset({"checkout.session.completed", "checkout.session.async_payment_succeeded"})
 CLOSING_EVENTS = frozenset({"checkout.session.expired", "checkout.session.async_payment_failed"})
@@ -117,18 +110,12 @@ def list_user_orders_for_admin(*, user_id: int, page: int, per_page: int) -> dic
 
 
 def list_orders_for_admin(*, page: int, per_page: int, status: str | None) -> dict:
-    """Every order, newest first, optionally of one status (the page, plus the count when
-    it is not cached)."""
+    """Every order, newest first, optionally of one status (two statements: the total from
+    the order counters, which costs the same at any number of orders, and the page)."""
     statement = select(Order).order_by(Order.id.desc())
     if status:  # None or "" lists every order
         statement = statement.where(Order.status == status)
-    # Counting reads every order (a second with a million orders), so the total is cached
-    # under the orders version, which every new order and status change bumps.
-    total = ORDER_FIGURES.cached_read(
-        "admin_order_total",
-        {"status": status or None},
-        lambda: count_rows(statement, session=db.session),
-    )
+    total = stats.order_count(db.session, status=status or None)
     items = list(db.session.scalars(statement.limit(per_page).offset((page - 1) * per_page)))
     result = Page(items=items, total=total, page=page, per_page=per_page)
     rows = [
@@ -142,9 +129,6 @@ def list_orders_for_admin(*, page: int, per_page: int, status: str | None) -> di
         for order in result.items
     ]
     return result.envelope("orders", rows)
-
-
-
 
 
 def get_order_for_admin(*, order_id: int) -> dict:
@@ -175,7 +159,7 @@ def _check_tracking_url(url: str | None) -> str:
 def update_order_status(*, order_id: int, status: str, tracking_url: str | None) -> Order:
     """Move an order along Processing → Shipped (tracking link required; emails the
     customer) → Delivered; a shipped order may be marked shipped again with a corrected
-    link. Commits; the email is queued in the same transaction."""
+    link. Commits; the email is queued, and the order counters move, in the same transaction."""
     session = db.session
     try:
         order = (
@@ -210,7 +194,6 @@ def update_order_status(*, order_id: int, status: str, tracking_url: str | None)
     except Exception:
         session.rollback()
         raise
-    ORDER_FIGURES.bump()
     return order
 
 

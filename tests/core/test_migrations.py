@@ -1,10 +1,6 @@
 """The migrations build the schema the models describe, on PostgreSQL and on SQLite."""
 
-import os
-import uuid
 
-import psycopg
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
@@ -23,17 +19,6 @@ def _diff(engine):
             if not (engine.dialect.name == "sqlite" and "uq_categories_name_lower" in str(change))
         ]
 
-
-@pytest.fixture
-def scratch_postgres():
-    server = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
-    name = f"shop_migrations_{uuid.uuid4().hex[:8]}"
-    plain = server.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(f"{plain}/postgres", autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield f"{server}/{name}"
-    with psycopg.connect(f"{plain}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _migrate_and_compare(make_app, url):

@@ -54,7 +54,7 @@ def test_customer_and_admin_order_lists_are_constant(app, customer, admin_client
     seed_orders(db_session, user_id, 60)
     for path in ("/order/?per_page={n}", "/order/admin?per_page={n}", f"/order/admin/user/{user_id}?per_page={{n}}"):
         caller = admin_client if "admin" in path else buyer
-        # The admin list's total is cached (orders version): compare warm requests.
+        # One request first, so that what is compared is the steady state of each list.
         statements_for(app, caller, path.format(n=10))
         small = statements_for(app, caller, path.format(n=1))
         large = statements_for(app, caller, path.format(n=50))
