@@ -77,7 +77,8 @@ class BaseConfig:
     # --- database -------------------------------------------------------------------------
     SQLALCHEMY_DATABASE_URI = env_str("DATABASE_URL")
     SQLALCHEMY_TRACK_MODIFICATIONS = False
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # Connections idle for a while are tested before use (app/core/db.py), not every checkout.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
 
     # --- redis, cache, limits, celery -------------------------------------------------------
     REDIS_URL = env_str("REDIS_URL")

@@ -9,9 +9,11 @@ worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
-# Recycle workers now and then so a slow leak can never grow without bound.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
-max_requests_jitter = 500
+# Recycle workers now and then so a slow leak can never grow without bound; rarely, because a
+# new worker spends about a second of CPU starting, and a busy worker reaches a few thousand
+# requests within seconds.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "100000"))
+max_requests_jitter = max_requests // 10
 accesslog = None  # the application logs every request itself, as JSON
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()

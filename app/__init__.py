@@ -42,10 +42,11 @@ def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (every model on the metadata)
     from app.auth.tokens import register_jwt_callbacks
     from app.celery_app import celery_init_app
+    from app.core.edge import register_edge
     from app.core.metrics import register_metrics
-    from app.core.security import register_request_guards
-    from app.extensions import api, cache, cors, db, jwt, limiter, migrate
+    from app.extensions import api, cache, db, jwt, limiter, migrate
 
+    register_edge(app)
     db.init_app(app)
     _forgive_session_close_failures(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
@@ -53,16 +54,6 @@ def register_extensions(app: Flask) -> None:
     register_jwt_callbacks(app)
     cache.init_app(app)
     limiter.init_app(app)
-    cors.init_app(
-        app,
-        resources={r"/*": {"origins": [app.config["FRONTEND_ORIGIN_URL"].rstrip("/")]}},
-        supports_credentials=True,
-        methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
-        allow_headers=["Content-Type", "Authorization", "X-Frontend-Secret", "X-Request-ID"],
-        vary_header=True,
-        max_age=600,
-    )
-    register_request_guards(app)
     api.init_app(app)
     register_metrics(app)
     celery_init_app(app)

@@ -1,7 +1,6 @@
 """Unbound extension instances, initialised with the app in app.create_app()."""
 
 from flask_caching import Cache
-from flask_cors import CORS
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_migrate import Migrate
@@ -17,7 +16,6 @@ migrate = Migrate()
 jwt = JWTManager()
 cache = Cache()
 limiter = Limiter(key_func=client_address)
-cors = CORS()
 
 
 class ShopApi(Api):

@@ -77,3 +77,10 @@ def _storable_text(data) -> bool:
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = ShopParser()
+
+    def arguments(self, schema, *args, **kwargs):
+        """As flask-smorest's, with one schema instance per endpoint: given a class, webargs
+        would build a new instance on every request."""
+        if isinstance(schema, type):
+            schema = schema()
+        return super().arguments(schema, *args, **kwargs)

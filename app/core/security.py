@@ -8,7 +8,7 @@ import hmac
 from collections.abc import Callable
 from functools import lru_cache, wraps
 
-from flask import Flask, current_app, request
+from flask import current_app, request
 from flask_jwt_extended import get_current_user, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt import PyJWTError
@@ -131,15 +131,3 @@ def check_same_origin() -> None:
         return
     if request.headers.get("Sec-Fetch-Site") == "cross-site":
         raise AppError("Cross-origin request refused", code=ErrorCode.CROSS_ORIGIN, status=403)
-
-
-def vary_on_origin(response):
-    """CORS headers depend on Origin, so shared caches must key on it."""
-    response.vary.add("Origin")
-    return response
-
-
-def register_request_guards(app: Flask) -> None:
-    app.before_request(check_frontend_secret)
-    app.before_request(check_same_origin)
-    app.after_request(vary_on_origin)

@@ -1,0 +1,100 @@
+"""The request edge: what every request passes through before and after its view.
+
+One `before_request` and one `after_request` function, not one per concern, because Flask
+pays for every registered hook on every request, and these run on every request the shop
+answers (the cached catalogue pages cost little more than these hooks):
+
+- before: the request id (an incoming valid `X-Request-ID`, else a new one) and the start
+  time; then the frontend secret and the cross-site refusal (app.core.security);
+- after: CORS for the storefront's origin (contract §1.7), `Vary: Origin`, the request id
+  header, and one access-log line.
+
+CORS is this small policy rather than a general extension: one allowed origin, credentials,
+and preflights answered by Flask's automatic OPTIONS with the methods, headers and max-age
+below.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from flask import Flask, g, request
+from flask.sessions import SecureCookieSessionInterface
+
+from app.core.security import check_frontend_secret, check_same_origin
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"
+MAX_REQUEST_ID_LENGTH = 128
+
+CORS_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
+CORS_HEADERS = "Content-Type, Authorization, X-Frontend-Secret, X-Request-ID"
+CORS_MAX_AGE = "600"
+
+access_log = logging.getLogger("app.access")
+
+
+def request_id_from(incoming: str) -> str:
+    """The incoming id when it is a sane token (letters, digits, dashes), else a new one."""
+    if 0 < len(incoming) <= MAX_REQUEST_ID_LENGTH and incoming.replace("-", "").isalnum():
+        return incoming
+    return uuid.uuid4().hex
+
+
+def register_edge(app: Flask) -> None:
+    allowed_origin = app.config["FRONTEND_ORIGIN_URL"].rstrip("/")
+    app.session_interface = NoCookieSessions()
+
+    @app.before_request
+    def _edge_before():
+        g.request_started = time.perf_counter()
+        g.request_id = request_id_from(request.environ.get(_REQUEST_ID_ENVIRON, ""))
+        check_frontend_secret()
+        check_same_origin()
+
+    @app.after_request
+    def _edge_after(response):
+        req = request._get_current_object()
+        headers = response.headers
+        origin = req.environ.get("HTTP_ORIGIN")
+        if origin is not None and origin.rstrip("/") == allowed_origin:
+            headers["Access-Control-Allow-Origin"] = origin
+            headers["Access-Control-Allow-Credentials"] = "true"
+            if req.method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in req.environ:
+                headers["Access-Control-Allow-Methods"] = CORS_METHODS
+                headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+                headers["Access-Control-Max-Age"] = CORS_MAX_AGE
+        response.vary.add("Origin")
+        request_id = g.get("request_id") or "-"
+        headers[REQUEST_ID_HEADER] = request_id
+        if access_log.isEnabledFor(logging.INFO):
+            started = g.get("request_started")
+            duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
+            status = response.status_code
+            access_log.info(
+                "%s %s %s",
+                req.method,
+                req.path,
+                status,
+                extra={
+                    "method": req.method,
+                    "path": req.path,
+                    "status": status,
+                    "duration_ms": duration_ms,
+                },
+            )
+        return response
+
+
+class NoCookieSessions(SecureCookieSessionInterface):
+    """The shop keeps no state in Flask's signed session cookie (logins are JWT cookies tied
+    to `auth_sessions` rows), so no request pays for opening one. Writing to `flask.session`
+    raises, which makes an accidental use loud."""
+
+    def open_session(self, app, request):
+        return None  # Flask then uses make_null_session()
+
+    def save_session(self, app, session, response):
+        return None
