@@ -126,6 +126,8 @@ class BaseConfig:
     EMAIL_REQUEST_RATE_LIMIT = env_str("EMAIL_REQUEST_RATE_LIMIT", "10 per minute;100 per day")
     EMAIL_ACCOUNT_RATE_LIMIT = env_str("EMAIL_ACCOUNT_RATE_LIMIT", "3 per minute;20 per day")
     CONTACT_RATE_LIMIT = env_str("CONTACT_RATE_LIMIT", "2 per day")
+    # New guests (an add-to-cart without any auth cookie) per client address.
+    GUEST_RATE_LIMIT = env_str("GUEST_RATE_LIMIT", "60 per minute;1000 per day")
 
     # --- email ------------------------------------------------------------------------------
     MAIL_BACKEND = env_str("MAIL_BACKEND", "console")
@@ -312,6 +314,7 @@ class TestingConfig(BaseConfig):
     EMAIL_REQUEST_RATE_LIMIT = "1000 per minute"
     EMAIL_ACCOUNT_RATE_LIMIT = "1000 per minute"
     CONTACT_RATE_LIMIT = "1000 per minute"
+    GUEST_RATE_LIMIT = "1000 per minute"
     COOKIE_SECURE = env_bool("COOKIE_SECURE", True)
     EMAIL_RETRY_BACKOFF_SECONDS = env_int("EMAIL_RETRY_BACKOFF_SECONDS", 1)
     CELERY_TASK_ALWAYS_EAGER = True

@@ -43,6 +43,7 @@ def register_extensions(app: Flask) -> None:
     from app.auth.tokens import register_jwt_callbacks
     from app.celery_app import celery_init_app
     from app.core.edge import register_edge
+    from app.core.invalidation import register_invalidation
     from app.core.metrics import register_metrics
     from app.extensions import api, cache, db, jwt, limiter, migrate
 
@@ -53,6 +54,7 @@ def register_extensions(app: Flask) -> None:
     jwt.init_app(app)
     register_jwt_callbacks(app)
     cache.init_app(app)
+    register_invalidation(app)
     limiter.init_app(app)
     api.init_app(app)
     register_metrics(app)

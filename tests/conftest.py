@@ -109,6 +109,7 @@ def _redis_for_locks() -> redis.Redis:
 @pytest.fixture(autouse=True)
 def clean_state(app, mailgun):
     """Every test starts with empty tables, an empty cache and a quiet fake Mailgun."""
+    from app.core import invalidation
     from app.extensions import cache, db
 
     global TABLES
@@ -118,8 +119,12 @@ def clean_state(app, mailgun):
         db.session.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
         db.session.commit()
         db.session.remove()
-        # Truncation bypasses the services, so cached reads of the old rows must go too.
+        # Truncation bypasses the services, so cached reads of the old rows must go too,
+        # in every app of this process.
         cache.clear()
+        channel = invalidation.bus(app)
+        if channel is not None:
+            channel.announce_flush()
     # A task lock left by a run killed in an earlier test would make this test's run skip.
     locks = _redis_for_locks()
     stale_locks = list(locks.scan_iter("shop:task-lock:*"))
@@ -279,6 +284,7 @@ def celery_worker_process(mailgun, app):
 def worker_app(make_app, celery_worker_process):
     """An app whose tasks go to the real broker and are run by the worker process."""
     return make_app(CELERY_TASK_ALWAYS_EAGER=False)
+
 
 @pytest.fixture
 def scratch_postgres():

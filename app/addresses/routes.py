@@ -3,13 +3,11 @@ its owner; someone else's address is answered exactly like a missing one."""
 
 from __future__ import annotations
 
-from flask_jwt_extended import get_current_user
-
 from app.addresses import services
 from app.addresses.schemas import AddressCreateSchema, AddressSchema, AddressUpdateSchema
 from app.core.api import Blueprint
 from app.core.schemas import ErrorSchema, MessageSchema
-from app.core.security import account_required, any_auth_required
+from app.core.security import account_required, any_auth_required, current_identity
 
 blp = Blueprint("address", __name__, url_prefix="/address", description="The address book")
 
@@ -20,7 +18,7 @@ blp = Blueprint("address", __name__, url_prefix="/address", description="The add
 @blp.alt_response(401, schema=ErrorSchema, description="No valid access token")
 def list_addresses():
     """List the caller's addresses, default first (an empty list when there are none)."""
-    return services.list_addresses(user_id=get_current_user().id)
+    return services.list_addresses(user_id=current_identity().user_id)
 
 
 @blp.route("/", methods=["POST"])
@@ -31,7 +29,7 @@ def list_addresses():
 @blp.alt_response(401, schema=ErrorSchema, description="No valid access token")
 def create_address(data):
     """Add an address (a guest's new address replaces the previous one)."""
-    return services.create_address(user_id=get_current_user().id, **data)
+    return services.create_address(user_id=current_identity().user_id, **data)
 
 
 @blp.route("/default", methods=["GET"])
@@ -41,7 +39,7 @@ def create_address(data):
 @blp.alt_response(401, schema=ErrorSchema, description="No valid access token")
 def get_default_address():
     """Return the caller's default address."""
-    return services.get_default_address(user_id=get_current_user().id)
+    return services.get_default_address(user_id=current_identity().user_id)
 
 
 @blp.route("/<int:address_id>", methods=["GET"])
@@ -51,7 +49,7 @@ def get_default_address():
 @blp.alt_response(401, schema=ErrorSchema, description="No valid access token")
 def get_address(address_id):
     """Return one of the caller's addresses."""
-    return services.get_address(user_id=get_current_user().id, address_id=address_id)
+    return services.get_address(user_id=current_identity().user_id, address_id=address_id)
 
 
 @blp.route("/<int:address_id>", methods=["PUT"])
@@ -62,7 +60,7 @@ def get_address(address_id):
 @blp.alt_response(403, schema=ErrorSchema, description="Guests cannot edit addresses")
 def update_address(data, address_id):
     """Change fields of one of the account's addresses, or make it the default."""
-    services.update_address(user_id=get_current_user().id, address_id=address_id, changes=data)
+    services.update_address(user_id=current_identity().user_id, address_id=address_id, changes=data)
     return {"message": "Address updated successfully"}
 
 
@@ -73,5 +71,5 @@ def update_address(data, address_id):
 @blp.alt_response(403, schema=ErrorSchema, description="Guests cannot delete addresses")
 def delete_address(address_id):
     """Delete one of the account's addresses; another one becomes default if needed."""
-    services.delete_address(user_id=get_current_user().id, address_id=address_id)
+    services.delete_address(user_id=current_identity().user_id, address_id=address_id)
     return {"message": "Address deleted successfully"}

@@ -4,6 +4,9 @@ checked the role."""
 from __future__ import annotations
 
 from app.admin.routes import blp
+from app.auth.tokens import ACCOUNT_NAMES_TAG, ACCOUNTS_TAG
+from app.catalog.cache import CATALOG
+from app.core.response_cache import cached_response
 from app.core.schemas import ErrorSchema, MessageSchema
 from app.orders import services
 from app.orders.schemas import (
@@ -14,6 +17,7 @@ from app.orders.schemas import (
     OrderPageSchema,
     OrderStatusUpdateSchema,
 )
+from app.orders.services import order_tag
 
 
 @blp.route("/order/admin", methods=["GET"])
@@ -25,6 +29,11 @@ def list_orders(page, per_page, status):
 
 
 @blp.route("/order/admin/<int:order_id>", methods=["GET"])
+@cached_response(
+    CATALOG,
+    tags=lambda order_id: [order_tag(order_id), ACCOUNTS_TAG, ACCOUNT_NAMES_TAG],
+    kept_as="admin_order",
+)
 @blp.response(200, AdminOrderDetailSchema)
 @blp.alt_response(400, schema=ErrorSchema, description="Order not found")
 def get_order(order_id):

@@ -13,7 +13,7 @@ from app.admin import audit
 from app.auth.models import Role
 from app.core.api import Blueprint
 from app.core.errors import RoleForbidden
-from app.core.security import load_current_user
+from app.core.security import current_identity
 
 blp = Blueprint("admin", __name__, description="Admin panel: catalogue, orders, users")
 
@@ -23,11 +23,11 @@ def require_admin():
     # CORS preflights carry no cookies and must be answered without authentication.
     if request.method == "OPTIONS":
         return None
-    user = load_current_user()
-    if user.role != Role.ADMIN:
+    identity = current_identity()
+    if identity.role != Role.ADMIN:
         raise RoleForbidden()
     # Every write of this request is recorded in the audit log as this admin's.
-    g.audit_token = audit.acting_admin.set((user.id, user.email))
+    g.audit_token = audit.acting_admin.set((identity.user_id, identity.email))
     return None
 
 

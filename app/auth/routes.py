@@ -25,7 +25,7 @@ from app.core.api import Blueprint
 from app.core.errors import InvalidToken
 from app.core.request_info import client_address
 from app.core.schemas import ErrorSchema, MessageSchema
-from app.core.security import account_required, load_current_user
+from app.core.security import account_required, current_identity, load_current_user
 from app.extensions import limiter
 
 blp = Blueprint("user", __name__, url_prefix="/user", description="Accounts and sessions")
@@ -91,11 +91,11 @@ def login(data):
 @blp.alt_response(401, schema=ErrorSchema, description="No valid access token")
 def authenticate():
     """Tell the storefront who is signed in."""
-    user = load_current_user()
+    identity = current_identity()
     return {
         "logged_in": True,
-        "is_admin": user.role == Role.ADMIN,
-        "is_customer": user.role == Role.CUSTOMER,
+        "is_admin": identity.role == Role.ADMIN,
+        "is_customer": identity.role == Role.CUSTOMER,
     }
 
 
@@ -198,7 +198,7 @@ def edit_password(data):
         user=load_current_user(),
         current_password=data["current_password"],
         new_password=data["new_password"],
-        session_id=tokens.current_session().id,
+        session_id=current_identity().session_id,
     )
     return {"message": "Password edited successfully"}
 

@@ -9,10 +9,13 @@ then useless to both parties). A short grace period tolerates two tabs refreshin
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import timedelta
+from itertools import chain
+from typing import NamedTuple
 
-from flask import Flask, Response, current_app, g, has_request_context, request
+from flask import Flask, Response, current_app, g, request
 from flask_jwt_extended import (
     create_access_token,
     create_refresh_token,
@@ -21,9 +24,14 @@ from flask_jwt_extended import (
     set_refresh_cookies,
     unset_jwt_cookies,
 )
-from sqlalchemy import select, update
+from flask_jwt_extended.exceptions import JWTExtendedException
+from jwt import PyJWTError
+from sqlalchemy import event, select, update
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from app.auth.models import AuthSession, Role, User
+from app.core import invalidation
 from app.core.db import utcnow
 from app.core.errors import InvalidToken, error_response
 from app.extensions import db, jwt
@@ -95,6 +103,28 @@ def start_session(*, user: User, remember_me: bool = False) -> IssuedTokens:
     db.session.add(session)
     db.session.flush()
     return _encode(user, session, with_refresh=True)
+
+
+def guest_session_row() -> dict:
+    """The columns of a new guest's login session, all but `user_id`: for a caller that
+    inserts the guest and its session itself, in as few statements as it can (a new guest's
+    first add-to-cart, app.cart.services). Issue its tokens with guest_tokens()."""
+    now = utcnow()
+    return {
+        "id": str(uuid.uuid4()),
+        "refresh_jti": str(uuid.uuid4()),
+        "remember_me": False,
+        "created_at": now,
+        "expires_at": now + current_app.config["GUEST_REFRESH_EXPIRES"],
+    }
+
+
+def guest_tokens(*, guest_id: int, row: dict) -> IssuedTokens:
+    """The tokens start_session would issue for guest `guest_id` whose login session `row`
+    (from guest_session_row) is inserted in the current transaction."""
+    return _encode(
+        User(id=guest_id, role=Role.GUEST), AuthSession(user_id=guest_id, **row), with_refresh=True
+    )
 
 
 def rotate_session(*, session: AuthSession, user: User, presented_jti: str) -> IssuedTokens:
@@ -209,18 +239,19 @@ def current_session() -> AuthSession | None:
     return g.get("auth_session")
 
 
+def _session_is_live(revoked_at, expires_at, user_id: int, subject: str | None) -> bool:
+    """A login session still speaks for the token's subject: not revoked, not expired, and
+    the same account."""
+    return revoked_at is None and expires_at > utcnow() and str(user_id) == subject
+
+
 def _check_token(payload: dict) -> bool:
-    """Return True when the token must be refused. Loads the session and its user once per
-    request (one statement) and keeps them on `g`."""
+    """Return True when the token must be refused. Reached through flask-jwt-extended, which
+    the refresh endpoint alone uses (access cookies: authenticate_access_cookie). Loads the
+    session and its user (one statement) and keeps them on `g`."""
     session_id = payload.get("sid")
     if not session_id:
         return True
-    # A route guard and its view may both check the access token: one statement per request.
-    # (Remembered on the request itself: `g` can outlive a request when an app context was
-    # already pushed, as in tests.)
-    checked = request.environ.get("shop.checked_token") if has_request_context() else None
-    if payload.get("type") == "access" and checked == (session_id, payload.get("sub")):
-        return False
     row = db.session.execute(
         select(AuthSession, User)
         .join(User, User.id == AuthSession.user_id)
@@ -229,10 +260,7 @@ def _check_token(payload: dict) -> bool:
     if row is None:
         return True
     session, user = row
-    now = utcnow()
-    if session.revoked_at is not None or session.expires_at <= now:
-        return True
-    if str(user.id) != payload.get("sub"):
+    if not _session_is_live(session.revoked_at, session.expires_at, user.id, payload.get("sub")):
         return True
     presented = payload.get("jti")
     # An older refresh token passes here only if it is the one replaced last; the refresh
@@ -246,8 +274,6 @@ def _check_token(payload: dict) -> bool:
         return True
     g.auth_session = session
     g.auth_user = user
-    if has_request_context():
-        request.environ["shop.checked_token"] = (session.id, str(user.id))
     return False
 
 
@@ -271,3 +297,114 @@ def register_jwt_callbacks(app: Flask) -> None:
     jwt.token_verification_failed_loader(_unauthorised)
 
 
+
+
+# --- the access cookie, checked without a round trip when nothing changed ---------------------
+#
+# Every request of a signed-in shopper carries the access cookie. Verifying it costs a JWT
+# decode and a database statement (is the session still live, whose is it); both answers are
+# kept in this process's memory:
+#
+# - a token string already verified (signature, type, claims) is not decoded again until it
+#   expires: the same string always verifies the same way;
+# - a session's live check is kept under the invalidation channel's stamp of the session's tag,
+#   the user's tag and the "accounts" tag (app.core.invalidation). Every revocation, rotation,
+#   account change or deletion announces one of them after its commit, so the next request in
+#   any process checks the database again. Without the channel, or out of touch with it, every
+#   request checks the database. A kept check also lapses after LIVE_CHECK_SECONDS and at the
+#   session's own expiry.
+
+ACCOUNTS_TAG = "accounts"
+# Announced when an account's name changes or an account goes (pages that show names).
+ACCOUNT_NAMES_TAG = "account-names"
+LIVE_CHECK_SECONDS = 60.0
+KEPT_TOKENS = 4096
+
+
+class Identity(NamedTuple):
+    """Who an access token speaks for, as checked against its live session."""
+
+    user_id: int
+    role: str
+    email: str | None
+    session_id: str
+
+
+def session_tag(session_id: str) -> str:
+    return f"session:{session_id}"
+
+
+def user_tag(user_id: int | str) -> str:
+    return f"user:{user_id}"
+
+
+def _access_claims(token: str) -> dict:
+    verified = invalidation.kept("access_tokens", KEPT_TOKENS)
+    claims = verified.get(token)
+    if claims is not None:
+        return claims
+    try:
+        claims = decode_token(token)
+    except (JWTExtendedException, PyJWTError) as exc:
+        raise InvalidToken() from exc
+    if claims.get("type") != "access" or not claims.get("sid") or not claims.get("sub"):
+        raise InvalidToken()
+    # A token without an expiry (JWT_ACCESS_TOKEN_EXPIRES=False) is verified again now and then.
+    verified.put(token, None, float(claims.get("exp") or time.time() + LIVE_CHECK_SECONDS), claims)
+    return claims
+
+
+def authenticate_access_cookie() -> Identity | None:
+    """The identity of the request's access cookie; None without one; InvalidToken when it
+    is forged, expired, of the wrong type, or its session is no longer live."""
+    token = request.cookies.get(current_app.config["JWT_ACCESS_COOKIE_NAME"])
+    if not token:
+        return None
+    claims = _access_claims(token)
+    session_id, subject = claims["sid"], claims["sub"]
+    channel = invalidation.bus()
+    epoch = channel.sync() if channel is not None else None
+    stamp = None
+    if epoch is not None:
+        stamp = (
+            epoch,
+            channel.generation(ACCOUNTS_TAG),
+            channel.generation(session_tag(session_id)),
+            channel.generation(user_tag(subject)),
+        )
+        identity = invalidation.kept("live_sessions", KEPT_TOKENS).get(session_id, stamp)
+        if identity is not None and str(identity.user_id) == subject:
+            return identity
+    row = db.session.execute(
+        select(AuthSession.expires_at, AuthSession.revoked_at, User.id, User.role, User.email)
+        .join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.id == session_id)
+    ).first()
+    if row is None or not _session_is_live(row.revoked_at, row.expires_at, row.id, subject):
+        raise InvalidToken()
+    identity = Identity(row.id, row.role, row.email, session_id)
+    if stamp is not None:
+        valid_until = min(row.expires_at.timestamp(), time.time() + LIVE_CHECK_SECONDS)
+        invalidation.kept("live_sessions", KEPT_TOKENS).put(session_id, stamp, valid_until, identity)
+    return identity
+
+
+@event.listens_for(Session, "after_flush")
+def _announce_account_changes(session: Session, _context) -> None:
+    """A changed or deleted account or login session is announced after the commit."""
+    for row in chain(session.dirty, session.deleted):
+        if isinstance(row, User):
+            invalidation.note_changed(session, user_tag(row.id))
+            if row in session.deleted or sa_inspect(row).attrs.full_name.history.has_changes():
+                invalidation.note_changed(session, ACCOUNT_NAMES_TAG)
+        elif isinstance(row, AuthSession):
+            invalidation.note_changed(session, session_tag(row.id))
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _announce_bulk_account_changes(state: ORMExecuteState) -> None:
+    """A bulk UPDATE or DELETE of accounts or login sessions (revocations, the guest
+    clean-up) names no rows here: every kept check is announced obsolete."""
+    mapper = state.bind_mapper
+    if (state.is_update or state.is_delete) and mapper is not None and mapper.class_ in (User, AuthSession):
+        invalidation.note_changed(state.session, ACCOUNTS_TAG)

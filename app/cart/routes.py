@@ -4,26 +4,28 @@ cart-line id for PUT and DELETE."""
 from __future__ import annotations
 
 from flask import current_app, jsonify, request
-from flask_jwt_extended import get_current_user
 
 from app.cart import services
 from app.cart.schemas import CartLineSchema, CartProductSchema, CartQuantitySchema
 from app.core.api import Blueprint
 from app.core.errors import InvalidToken
+from app.core.request_info import client_address
 from app.core.schemas import ErrorSchema, MessageSchema
-from app.core.security import any_auth_required, load_current_user
+from app.core.security import any_auth_required, current_identity
+from app.extensions import limiter
 
 blp = Blueprint("cart", __name__, url_prefix="/cart", description="The shopper's cart")
+_LINE_SCHEMA = CartProductSchema()
 
 
 def _shopper_or_none():
-    """The caller, or None when the request carries no token at all. A request with a bad
-    access token, or with only a refresh cookie, belongs to somebody whose session needs a
-    refresh: it gets 401 rather than silently becoming a new guest."""
-    user = load_current_user(optional=True)
-    if user is None and request.cookies.get(current_app.config["JWT_REFRESH_COOKIE_NAME"]):
+    """The caller's identity, or None when the request carries no token at all. A request
+    with a bad access token, or with only a refresh cookie, belongs to somebody whose session
+    needs a refresh: it gets 401 rather than silently becoming a new guest."""
+    identity = current_identity(optional=True)
+    if identity is None and request.cookies.get(current_app.config["JWT_REFRESH_COOKIE_NAME"]):
         raise InvalidToken()
-    return user
+    return identity
 
 
 @blp.route("/", methods=["GET"])
@@ -32,10 +34,24 @@ def _shopper_or_none():
 @blp.alt_response(401, schema=ErrorSchema, description="No valid access token")
 def get_cart():
     """List the cart's lines, newest first, with the units still free of each product."""
-    return services.get_cart_lines(user_id=get_current_user().id)
+    return services.get_cart_lines(user_id=current_identity().user_id)
+
+
+def _carries_a_login() -> bool:
+    """Requests with an auth cookie never create a guest, so only the others count against
+    GUEST_RATE_LIMIT."""
+    cookies = request.cookies
+    config = current_app.config
+    return bool(cookies.get(config["JWT_ACCESS_COOKIE_NAME"]) or cookies.get(config["JWT_REFRESH_COOKIE_NAME"]))
 
 
 @blp.route("/<int:product_id>", methods=["POST"])
+@limiter.limit(
+    lambda: current_app.config["GUEST_RATE_LIMIT"],
+    key_func=client_address,
+    scope="GUEST_RATE_LIMIT:address",
+    exempt_when=_carries_a_login,
+)
 @blp.arguments(CartQuantitySchema)
 @blp.response(200, CartProductSchema)
 @blp.alt_response(
@@ -44,13 +60,13 @@ def get_cart():
 @blp.alt_response(401, schema=ErrorSchema, description="Access token present but unusable")
 def add_to_cart(data, product_id):
     """Put a product in the cart (replacing its quantity); creates a guest when signed out."""
-    user = _shopper_or_none()
+    shopper = _shopper_or_none()
     result = services.add_to_cart(
-        user_id=user.id if user is not None else None,
+        user_id=shopper.user_id if shopper is not None else None,
         product_id=product_id,
         quantity=data["quantity"],
     )
-    response = jsonify(CartProductSchema().dump(result.line))
+    response = jsonify(_LINE_SCHEMA.dump(result.line))
     if result.guest_tokens is not None:
         result.guest_tokens.set_cookies(response)
     return response
@@ -65,7 +81,7 @@ def add_to_cart(data, product_id):
 def update_cart_line(data, cart_product_id):
     """Change the quantity of one of the caller's cart lines."""
     services.update_cart_line(
-        user_id=get_current_user().id, cart_product_id=cart_product_id, quantity=data["quantity"]
+        user_id=current_identity().user_id, cart_product_id=cart_product_id, quantity=data["quantity"]
     )
     return {"message": "Product quantity updated successfully"}
 
@@ -77,5 +93,5 @@ def update_cart_line(data, cart_product_id):
 @blp.alt_response(401, schema=ErrorSchema, description="No valid access token")
 def remove_cart_line(cart_product_id):
     """Remove one of the caller's cart lines and release its units."""
-    services.remove_cart_line(user_id=get_current_user().id, cart_product_id=cart_product_id)
+    services.remove_cart_line(user_id=current_identity().user_id, cart_product_id=cart_product_id)
     return {"message": "Product deleted from cart successfully"}

@@ -1,36 +1,56 @@
 """Cart lines and the stock they reserve.
 
 Every line's quantity is held on its product as `products.reserved_stock`. A reservation
-only changes through `_reserve` (one conditional UPDATE that succeeds only while enough units
-are free) and `_release` (one UPDATE), both guarded by the CHECK constraints of `products`,
-so no interleaving of requests can reserve more than the stock.
+only changes through `_RESERVE` (one conditional UPDATE that succeeds only while enough units
+are free; run by `_reserve`, or as the first part of one of add_to_cart's statements) and
+`_RELEASE` (one UPDATE, run by `_release`), both guarded by the CHECK constraints of
+`products`, so no interleaving of requests can reserve more than the stock.
 
-Every cart write first locks the cart row, so two requests on the same cart run one after the
-other (the per-line cap, the "replace the quantity" rule and the checkout lock are then exact).
-Lock order, kept by every function here and expected from callers: users, carts (by id),
-cart lines, products (by id). Product rows are only touched by single UPDATE statements.
+Every write to an existing cart first locks the cart row, so two requests on the same cart
+run one after the other (the per-line cap, the "replace the quantity" rule and the checkout
+lock are then exact). Lock order, kept by every function here and expected from callers:
+users, carts (by id), cart lines, products (by id); a new guest's user, cart and line are new
+rows that nobody else can hold. Product rows are only touched by single UPDATE statements, and
+add_to_cart writes the product row last, just before its commit: every shopper of a popular
+product queues for that row lock.
 
-Whenever a function here changes `reserved_stock`, the catalogue's cached product data is
-stale; see `_release` and `_reserve`.
+Whenever `reserved_stock` changes, the product's tag is announced after the commit, so product
+pages kept by any process are recomputed (app.core.invalidation).
+
+add_to_cart is the busiest write of the shop; its costs and its commit without waiting for
+the disk (PostgreSQL) are explained in docs/decisions/0010-cart-commits-without-flush.md.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import (
+    Integer,
+    String,
+    bindparam,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.auth.models import Role, User
+from app.auth.models import AuthSession, Role, User
 from app.cart.errors import CartErrorCode
 from app.cart.models import Cart, CartProduct
 from app.catalog.models import Category, Product, ProductImage
-from app.core.db import is_row_id, utcnow
+from app.core.db import UTCDateTime, committing, is_row_id, utcnow
 from app.core.errors import AppError, NotFound
+from app.core.invalidation import announce_now, note_changed, product_tag
 from app.extensions import db
 
 if TYPE_CHECKING:
@@ -39,7 +59,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GUEST_FULL_NAME = "Guest User"
-# Ids beyond PostgreSQL's integer range cannot exist; looking them up would be a database error.
 
 PRODUCT_NOT_FOUND = "Product not found"
 CART_PRODUCT_NOT_FOUND = "Cart product not found"
@@ -101,7 +120,6 @@ def _check_quantity(quantity: int) -> None:
         raise AppError(quantity_range_message(), code=CartErrorCode.QUANTITY_OUT_OF_RANGE)
 
 
-
 # --- building blocks (caller's transaction) ---------------------------------------------------
 
 
@@ -112,29 +130,36 @@ def create_cart(*, user_id: int) -> Cart:
     return cart
 
 
+# Built once: building a statement costs more than running it, and these run on every cart
+# write. (Parameter names differ from column names, which Core would read as values to write.)
+_products = Product.__table__
+_PRODUCT = bindparam("product", type_=Integer())
+_UNITS = bindparam("units", type_=Integer())
+_RESERVE = (
+    update(_products)
+    .where(_products.c.id == _PRODUCT, _products.c.stock - _products.c.reserved_stock >= _UNITS)
+    .values(reserved_stock=_products.c.reserved_stock + _UNITS)
+)
+_RELEASE = (
+    update(_products)
+    .where(_products.c.id == _PRODUCT)
+    .values(reserved_stock=_products.c.reserved_stock - _UNITS)
+)
+
+
 def _reserve(session: Session, *, product_id: int, units: int) -> bool:
     """Hold `units` more units of the product, in one statement that succeeds only while that
     many are free. Returns False (and changes nothing) when they are not."""
-    # Catalogue cache: reserved_stock changed; its cache-version bump belongs here (after commit).
-    result = session.execute(
-        update(Product)
-        .where(Product.id == product_id, Product.stock - Product.reserved_stock >= units)
-        .values(reserved_stock=Product.reserved_stock + units)
-        .execution_options(synchronize_session=False)
-    )
+    note_changed(session, product_tag(product_id))
+    result = session.connection().execute(_RESERVE, {"product": product_id, "units": units})
     return result.rowcount == 1
 
 
 def _release(session: Session, *, product_id: int, units: int) -> None:
     """Give `units` reserved units of the product back (the CHECK constraint refuses to go
     below zero, which would mean the books are already wrong)."""
-    # Catalogue cache: reserved_stock changed; its cache-version bump belongs here (after commit).
-    session.execute(
-        update(Product)
-        .where(Product.id == product_id)
-        .values(reserved_stock=Product.reserved_stock - units)
-        .execution_options(synchronize_session=False)
-    )
+    note_changed(session, product_tag(product_id))
+    session.connection().execute(_RELEASE, {"product": product_id, "units": units})
 
 
 def release_cart_lines(*, cart_id: int, session: Session | None = None) -> int:
@@ -227,21 +252,6 @@ def _set_line_quantity(
     return difference
 
 
-def _create_guest(session: Session) -> User:
-    """A guest account: no email and no password (guests cannot log in), so it costs one
-    insert and no password hashing."""
-    guest = User(
-        full_name=GUEST_FULL_NAME,
-        role=Role.GUEST,
-        email=None,
-        password_hash=None,
-        is_verified=False,
-    )
-    session.add(guest)
-    session.flush()
-    return guest
-
-
 def _as_line(line: CartProduct) -> CartLine:
     return CartLine(
         id=line.id, quantity=line.quantity, product_id=line.product_id, cart_id=line.cart_id
@@ -301,67 +311,334 @@ def get_cart_lines(*, user_id: int) -> list[dict]:
 def add_to_cart(*, user_id: int | None, product_id: int, quantity: int) -> AddToCartResult:
     """Put `quantity` units of a product in the user's cart; an existing line's quantity is
     replaced and only the difference is reserved. Without a user (`user_id=None`) a guest
-    with a cart and a login session is created first, in the same transaction, so a refused
-    request leaves no guest behind.
+    with a cart and a login session is created, in the same transaction as the line and its
+    reservation, so a refused request leaves no guest behind.
+
+    The shop's busiest write: a few statements built once (Core, not the unit of work), the
+    product row written last. On PostgreSQL a new guest is one statement, and an existing
+    cart three at most (lock the cart, lock its lines, write the line with its reservation).
 
     Side effects: reserves stock, writes the line, stamps the cart's last_added_at, may create
     a guest user, cart and session; commits."""
-    from app.auth.tokens import start_session
-
     _check_quantity(quantity)
-    session = db.session
-    try:
-        product = None
-        if is_row_id(product_id):
-            product = session.execute(
-                select(Product.id, (Product.stock - Product.reserved_stock).label("free")).where(
-                    Product.id == product_id
-                )
-            ).first()
-        if product is None:
-            raise NotFound(PRODUCT_NOT_FOUND, code=CartErrorCode.PRODUCT_NOT_FOUND)
-        guest_tokens = None
+    if not is_row_id(product_id):
+        raise NotFound(PRODUCT_NOT_FOUND, code=CartErrorCode.PRODUCT_NOT_FOUND)
+    with committing(db.session()) as session:
         if user_id is None:
-            # A new guest has no line yet: when too few units are free now, refuse before
-            # creating anybody (the reservation below is still the real check).
-            if product.free < quantity:
-                raise AppError(OUT_OF_STOCK_ON_ADD, code=CartErrorCode.OUT_OF_STOCK)
-            guest = _create_guest(session)
-            cart = create_cart(user_id=guest.id)
-            session.flush()
-            guest_tokens = start_session(user=guest)
-        else:
-            cart = _lock_or_create_cart(session, user_id=user_id)
-        ensure_cart_editable(cart, session)
-        line = session.scalars(
-            select(CartProduct)
-            .where(CartProduct.cart_id == cart.id, CartProduct.product_id == product_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
+            return _add_for_new_guest(session, product_id=product_id, quantity=quantity)
+        line = _add_for_user(session, user_id=user_id, product_id=product_id, quantity=quantity)
+        return AddToCartResult(line=line)
+
+
+# --- add_to_cart's statements --------------------------------------------------------------
+#
+# On PostgreSQL the writes that end with the reservation are one statement (a data-modifying
+# WITH); other databases (SQLite, the development default) run them one by one, in the same
+# order and transaction.
+
+_users, _sessions, _carts, _lines = (
+    User.__table__,
+    AuthSession.__table__,
+    Cart.__table__,
+    CartProduct.__table__,
+)
+_NOW = bindparam("now", type_=UTCDateTime())
+_CART = bindparam("cart", type_=Integer())
+_OWNER = bindparam("owner", type_=Integer())
+# PostgreSQL: the commit of this transaction returns before its WAL reaches the disk (see
+# docs/decisions/0010-cart-commits-without-flush.md). Selected only by the statements that
+# begin a transaction writing nothing but guests, carts, cart lines and reservations, and
+# evaluated only when they succeed.
+_COMMIT_WITHOUT_FLUSH = func.set_config("synchronous_commit", "off", true()).label(
+    "commit_without_flush"
+)
+
+# The cart row lock that serialises every write to one cart, taken by stamping the cart. A
+# cart locked by a checkout (or missing) is left to _hold_cart_the_long_way.
+_STAMP_UNLOCKED_CART = (
+    update(_carts)
+    .where(_carts.c.user_id == _OWNER, _carts.c.locked_at.is_(None))
+    .values(last_added_at=_NOW)
+    .returning(_carts.c.id)
+)
+_STAMP_UNLOCKED_CART_PG = _STAMP_UNLOCKED_CART.returning(_COMMIT_WITHOUT_FLUSH)
+# Read in a statement of their own once the cart lock is held (a statement that waited for
+# that lock would not see what its holder wrote), and locked in release_cart_lines' order.
+_LOCK_LINES = (
+    select(_lines.c.id, _lines.c.product_id, _lines.c.quantity)
+    .where(_lines.c.cart_id == _CART)
+    .order_by(_lines.c.product_id)
+    .with_for_update()
+)
+_LINE = bindparam("line", type_=Integer())
+_WANTED = bindparam("wanted", type_=Integer())
+_SET_LINE_QUANTITY = update(_lines).where(_lines.c.id == _LINE).values(quantity=_WANTED)
+_PRODUCT_EXISTS = select(_products.c.id).where(_products.c.id == _PRODUCT)
+# Inserts nothing when the product does not exist (or was deleted a moment ago).
+_INSERT_LINE_OF_PRODUCT = (
+    insert(_lines)
+    .from_select(
+        ["cart_id", "product_id", "quantity", "created_at"],
+        select(_CART, _products.c.id, _UNITS, _NOW).where(_products.c.id == _PRODUCT),
+    )
+    .returning(_lines.c.id)
+)
+# A new guest, one statement at a time: the guest (only while the product has the units free,
+# so that a refused request usually creates nobody), its login session, its cart, the line,
+# and the reservation (the real check) last.
+_INSERT_GUEST_WHILE_FREE = (
+    insert(_users)
+    .from_select(
+        ["full_name", "role", "is_verified", "created_at"],
+        select(literal(GUEST_FULL_NAME), literal(Role.GUEST.value), false(), _NOW).where(
+            _products.c.id == _PRODUCT,
+            _products.c.stock - _products.c.reserved_stock >= _UNITS,
+        ),
+    )
+    .returning(_users.c.id)
+)
+_INSERT_SESSION = insert(_sessions)
+_INSERT_CART = (
+    insert(_carts)
+    .values(user_id=_OWNER, created_at=_NOW, last_added_at=_NOW)
+    .returning(_carts.c.id)
+)
+
+
+def _reserved_cte():
+    """The reservation as a WITH part: the product's id when the units were free, else no
+    row. (Inside a WITH the column's onupdate is not applied, so updated_at is set here.)"""
+    return _RESERVE.values(updated_at=_NOW).returning(_products.c.id).cte("reserved")
+
+
+def _new_guest_statement():
+    """PostgreSQL, one statement: the reservation, and only if it succeeded the guest, its
+    login session, its cart and the line (else no row)."""
+    reserved = _reserved_cte()
+    guest = (
+        insert(_users)
+        .from_select(
+            ["full_name", "role", "is_verified", "created_at"],
+            select(literal(GUEST_FULL_NAME), literal(Role.GUEST.value), false(), _NOW).select_from(
+                reserved
+            ),
+        )
+        .returning(_users.c.id)
+        .cte("guest")
+    )
+    login = (
+        insert(_sessions)
+        .from_select(
+            ["id", "user_id", "refresh_jti", "remember_me", "created_at", "expires_at"],
+            select(
+                bindparam("session_id", type_=String()),
+                guest.c.id,
+                bindparam("refresh_jti", type_=String()),
+                false(),
+                _NOW,
+                bindparam("expires", type_=UTCDateTime()),
+            ),
+        )
+        .cte("login")
+    )
+    cart = (
+        insert(_carts)
+        .from_select(["user_id", "created_at", "last_added_at"], select(guest.c.id, _NOW, _NOW))
+        .returning(_carts.c.id, _carts.c.user_id)
+        .cte("cart")
+    )
+    line = (
+        insert(_lines)
+        .from_select(
+            ["cart_id", "product_id", "quantity", "created_at"],
+            select(cart.c.id, _PRODUCT, _UNITS, _NOW),
+        )
+        .returning(_lines.c.id, _lines.c.cart_id)
+        .cte("line")
+    )
+    return (
+        select(
+            cart.c.user_id.label("guest_id"),
+            line.c.cart_id,
+            line.c.id.label("line_id"),
+            _COMMIT_WITHOUT_FLUSH,
+        )
+        .join_from(line, cart, cart.c.id == line.c.cart_id)
+        .add_cte(login)
+    )
+
+
+def _new_line_statement():
+    """PostgreSQL, one statement: the reservation, and only if it succeeded the new line of
+    the (locked) cart (else no row)."""
+    reserved = _reserved_cte()
+    return (
+        insert(_lines)
+        .from_select(
+            ["cart_id", "product_id", "quantity", "created_at"],
+            select(_CART, reserved.c.id, _UNITS, _NOW),
+        )
+        .returning(_lines.c.id)
+    )
+
+
+def _changed_line_statement():
+    """PostgreSQL, one statement: the reservation moved by `units`, the difference (a
+    negative one gives units back, and its condition always holds), and only if that
+    succeeded the line's new quantity (else no row)."""
+    moved = _reserved_cte()
+    return (
+        update(_lines)
+        .where(_lines.c.id == _LINE, _lines.c.product_id == moved.c.id)
+        .values(quantity=_WANTED)
+        .returning(_lines.c.id)
+    )
+
+
+_NEW_GUEST_PG = _new_guest_statement()
+_NEW_LINE_PG = _new_line_statement()
+_CHANGED_LINE_PG = _changed_line_statement()
+
+
+def _add_for_new_guest(session: Session, *, product_id: int, quantity: int) -> AddToCartResult:
+    """The guest, its login session (app.auth.tokens supplies the row and the tokens), its
+    cart, the line and the reservation: one statement on PostgreSQL, five elsewhere."""
+    from app.auth.tokens import guest_session_row, guest_tokens
+
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    autocommit = postgresql and not session.in_transaction()
+    if autocommit:
+        # One statement is a transaction of its own: run without BEGIN and COMMIT, the
+        # product row is locked only while the statement runs, not until this process gets
+        # round to sending the COMMIT.
+        connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    else:
+        connection = session.connection()
+    login = guest_session_row()
+    now = login["created_at"]
+    values = {"product": product_id, "units": quantity, "now": now}
+    if postgresql:
+        if not autocommit:
+            note_changed(session, product_tag(product_id))
+        row = connection.execute(
+            _NEW_GUEST_PG,
+            {
+                **values,
+                "session_id": login["id"],
+                "refresh_jti": login["refresh_jti"],
+                "expires": login["expires_at"],
+            },
         ).first()
-        if line is None:
-            lines_held = session.scalar(
-                select(func.count()).select_from(CartProduct).where(CartProduct.cart_id == cart.id)
+        if row is None:
+            _refuse(connection, product_id)
+        if autocommit:
+            # Committed by the statement itself: announced now, whatever happens next.
+            announce_now(product_tag(product_id))
+        guest_id, cart_id, line_id = row.guest_id, row.cart_id, row.line_id
+    else:
+        guest_id = connection.execute(_INSERT_GUEST_WHILE_FREE, values).scalar()
+        if guest_id is None:
+            _refuse(connection, product_id)
+        connection.execute(_INSERT_SESSION, {**login, "user_id": guest_id})
+        cart_id = connection.execute(_INSERT_CART, {"owner": guest_id, "now": now}).scalar_one()
+        line_id = _insert_line(session, cart_id, product_id, quantity, now)
+    line = CartLine(id=line_id, quantity=quantity, product_id=product_id, cart_id=cart_id)
+    return AddToCartResult(line=line, guest_tokens=guest_tokens(guest_id=guest_id, row=login))
+
+
+def _add_for_user(session: Session, *, user_id: int, product_id: int, quantity: int) -> CartLine:
+    """Lock and stamp the cart, lock its lines; then a new line and its reservation, or a
+    changed quantity and the difference (one statement on PostgreSQL, two elsewhere)."""
+    connection = session.connection()
+    postgresql = connection.dialect.name == "postgresql"
+    now = utcnow()
+    cart_id = connection.execute(
+        _STAMP_UNLOCKED_CART_PG if postgresql else _STAMP_UNLOCKED_CART,
+        {"owner": user_id, "now": now},
+    ).scalar()
+    if cart_id is None:
+        cart_id = _hold_cart_the_long_way(session, user_id=user_id, product_id=product_id)
+    lines = connection.execute(_LOCK_LINES, {"cart": cart_id}).all()
+    line = next((line for line in lines if line.product_id == product_id), None)
+    if line is None:
+        if len(lines) >= max_lines_per_cart():
+            if connection.execute(_PRODUCT_EXISTS, {"product": product_id}).first() is None:
+                raise NotFound(PRODUCT_NOT_FOUND, code=CartErrorCode.PRODUCT_NOT_FOUND)
+            raise AppError(
+                f"Your cart can hold at most {max_lines_per_cart()} different products",
+                code=CartErrorCode.CART_FULL,
             )
-            if lines_held >= max_lines_per_cart():
-                raise AppError(
-                    f"Your cart can hold at most {max_lines_per_cart()} different products",
-                    code=CartErrorCode.CART_FULL,
-                )
-            if not _reserve(session, product_id=product_id, units=quantity):
-                raise AppError(OUT_OF_STOCK_ON_ADD, code=CartErrorCode.OUT_OF_STOCK)
-            line = CartProduct(cart_id=cart.id, product_id=product_id, quantity=quantity)
-            session.add(line)
-        else:
-            _set_line_quantity(session, line, quantity, out_of_stock=OUT_OF_STOCK_ON_ADD)
-        cart.last_added_at = utcnow()
-        session.flush()
-        result = AddToCartResult(line=_as_line(line), guest_tokens=guest_tokens)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    return result
+        line_id = _insert_line(session, cart_id, product_id, quantity, now)
+        return CartLine(id=line_id, quantity=quantity, product_id=product_id, cart_id=cart_id)
+    if quantity != line.quantity:
+        _change_line(session, line, quantity, now)
+    return CartLine(id=line.id, quantity=quantity, product_id=product_id, cart_id=cart_id)
+
+
+def _insert_line(session: Session, cart_id: int, product_id: int, quantity: int, now) -> int:
+    """A new line of the locked cart `cart_id` and its reservation, the reservation last."""
+    connection = session.connection()
+    values = {"cart": cart_id, "product": product_id, "units": quantity, "now": now}
+    if connection.dialect.name == "postgresql":
+        note_changed(session, product_tag(product_id))
+        line_id = connection.execute(_NEW_LINE_PG, values).scalar()
+        if line_id is None:
+            _refuse(connection, product_id)
+        return line_id
+    line_id = connection.execute(_INSERT_LINE_OF_PRODUCT, values).scalar()
+    if line_id is None:
+        raise NotFound(PRODUCT_NOT_FOUND, code=CartErrorCode.PRODUCT_NOT_FOUND)
+    if not _reserve(session, product_id=product_id, units=quantity):
+        raise AppError(OUT_OF_STOCK_ON_ADD, code=CartErrorCode.OUT_OF_STOCK)
+    return line_id
+
+
+def _change_line(session: Session, line, quantity: int, now) -> None:
+    """Set the locked `line` to `quantity` and move its reservation by the difference, the
+    reservation last."""
+    connection = session.connection()
+    difference = quantity - line.quantity
+    if connection.dialect.name == "postgresql":
+        note_changed(session, product_tag(line.product_id))
+        moved = connection.execute(
+            _CHANGED_LINE_PG,
+            {
+                "line": line.id,
+                "wanted": quantity,
+                "product": line.product_id,
+                "units": difference,
+                "now": now,
+            },
+        ).first()
+        if moved is None:
+            raise AppError(OUT_OF_STOCK_ON_ADD, code=CartErrorCode.OUT_OF_STOCK)
+        return
+    connection.execute(_SET_LINE_QUANTITY, {"line": line.id, "wanted": quantity})
+    if difference < 0:
+        _release(session, product_id=line.product_id, units=-difference)
+    elif not _reserve(session, product_id=line.product_id, units=difference):
+        raise AppError(OUT_OF_STOCK_ON_ADD, code=CartErrorCode.OUT_OF_STOCK)
+
+
+def _refuse(connection, product_id: int) -> NoReturn:
+    """The line could not be added: the product is unknown, or its units are not free."""
+    if connection.execute(_PRODUCT_EXISTS, {"product": product_id}).first() is None:
+        raise NotFound(PRODUCT_NOT_FOUND, code=CartErrorCode.PRODUCT_NOT_FOUND)
+    raise AppError(OUT_OF_STOCK_ON_ADD, code=CartErrorCode.OUT_OF_STOCK)
+
+
+def _hold_cart_the_long_way(session: Session, *, user_id: int, product_id: int) -> int:
+    """The user's cart is locked by a checkout, or missing: lock (or recreate) it through the
+    checkout gate, then stamp it. The product is looked up first, so that adding an unknown
+    product never touches an open checkout. This transaction may complete an order, so its
+    commit waits for the disk as usual."""
+    if session.connection().execute(_PRODUCT_EXISTS, {"product": product_id}).first() is None:
+        raise NotFound(PRODUCT_NOT_FOUND, code=CartErrorCode.PRODUCT_NOT_FOUND)
+    cart = _lock_or_create_cart(session, user_id=user_id)
+    ensure_cart_editable(cart, session)
+    cart.last_added_at = utcnow()
+    session.flush()
+    return cart.id
 
 
 def update_cart_line(*, user_id: int, cart_product_id: int, quantity: int) -> CartLine:

@@ -20,6 +20,7 @@ from app.cart.models import Cart, CartProduct
 from app.cart.services import release_cart_lines
 from app.catalog.models import Product
 from app.core.db import utcnow
+from app.core.invalidation import note_changed, product_tag
 from app.core.task_lock import single_instance
 from app.extensions import db
 
@@ -83,7 +84,6 @@ def release_stale_carts(batch_size: int = BATCH_SIZE) -> dict:
                 if released:
                     carts += 1
                     lines += released
-                    # Catalogue cache: reserved_stock changed; bump its cache version here.
             after_id = candidates[-1]
     if carts:
         log.info("released %s stale carts (%s lines)", carts, lines)
@@ -124,8 +124,10 @@ def repair_reserved_stock() -> dict:
     """Recompute every product's reserved_stock as the sum of its cart-line quantities and fix
     any product where they differ, logging each repair.
 
-    A product is re-checked under its row lock before it is fixed: every reservation change
-    holds that lock until its cart line is written, so the sum read under it is settled.
+    A product is re-checked under its row lock before it is fixed: every transaction that
+    changes a product's cart-line quantities also updates the product's row before it commits
+    (and commits both together), so no such change can commit while the lock is held and the
+    sum read under it is settled.
     Side effects: updates products.reserved_stock, one product per transaction. Returns
     {"checked": n, "repaired": m}."""
     line_totals = (
@@ -164,13 +166,13 @@ def repair_reserved_stock() -> dict:
                     .values(reserved_stock=fixed)
                     .execution_options(synchronize_session=False)
                 )
+                note_changed(session, product_tag(product_id))
                 session.commit()
             except Exception:
                 session.rollback()
                 log.exception("reserved_stock of product %s not repaired", product_id)
                 continue
             repaired += 1
-            # Catalogue cache: reserved_stock changed; bump its cache version here.
             log.warning(
                 "repaired reserved_stock of product %s: was %s, cart lines hold %s, now %s",
                 product_id,

@@ -2,8 +2,8 @@
 
 Other domains call bump_catalog_version() after committing any change that a public
 catalogue read shows: products, categories, images, featured entries, and `stock` (orders).
-A change of `reserved_stock` alone needs no bump: no cached read contains it (the product
-detail, which shows it, is always read from the database).
+A change of `reserved_stock` alone needs no bump: only the product page shows it, and that
+page is kept per product under the product's tag (app.core.invalidation.note_changed).
 """
 
 from __future__ import annotations

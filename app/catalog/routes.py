@@ -8,6 +8,7 @@ converters never match "admin" or "featured-product", so the two never collide.
 from __future__ import annotations
 
 from app.catalog import services
+from app.catalog.cache import CATALOG
 from app.catalog.schemas import (
     CategorySchema,
     ProductDetailSchema,
@@ -17,6 +18,8 @@ from app.catalog.schemas import (
     ShopProductSchema,
 )
 from app.core.api import Blueprint
+from app.core.invalidation import product_tag
+from app.core.response_cache import cached_response
 from app.core.schemas import ErrorSchema
 
 category_blp = Blueprint(
@@ -28,6 +31,7 @@ product_blp = Blueprint(
 
 
 @category_blp.route("/", methods=["GET"])
+@cached_response(CATALOG)
 @category_blp.response(200, CategorySchema(many=True))
 def list_categories():
     """List every category in id order."""
@@ -35,6 +39,7 @@ def list_categories():
 
 
 @category_blp.route("/<int:category_id>", methods=["GET"])
+@cached_response(CATALOG)
 @category_blp.response(200, CategorySchema)
 @category_blp.alt_response(400, schema=ErrorSchema, description="Category not found")
 def get_category(category_id):
@@ -43,6 +48,7 @@ def get_category(category_id):
 
 
 @product_blp.route("/", methods=["GET"])
+@cached_response(CATALOG)
 @product_blp.arguments(ProductQueryArgsSchema, location="query", as_kwargs=True)
 @product_blp.response(200, ProductPageSchema)
 @product_blp.alt_response(400, schema=ErrorSchema, description="Invalid page or search text")
@@ -54,6 +60,7 @@ def list_products(page, per_page, category_id=None, sort_by=None, q=None):
 
 
 @product_blp.route("/featured-product", methods=["GET"])
+@cached_response(CATALOG)
 @product_blp.response(200, ShopProductSchema(many=True))
 @product_blp.alt_response(400, schema=ErrorSchema, description="No featured product in stock")
 def list_featured_products():
@@ -62,6 +69,7 @@ def list_featured_products():
 
 
 @product_blp.route("/<int:product_id>", methods=["GET"])
+@cached_response(CATALOG, tags=lambda product_id: [product_tag(product_id)])
 @product_blp.response(200, ProductDetailSchema)
 @product_blp.alt_response(400, schema=ErrorSchema, description="Product not found")
 def get_product(product_id):
@@ -70,6 +78,7 @@ def get_product(product_id):
 
 
 @product_blp.route("/product-image/<int:product_id>", methods=["GET"])
+@cached_response(CATALOG)
 @product_blp.response(200, ProductImageSchema)
 @product_blp.alt_response(400, schema=ErrorSchema, description="Product or image not found")
 def get_product_image(product_id):

@@ -132,7 +132,7 @@ def _ping_if_idle(dbapi_connection, connection_record, connection_proxy):
     try:
         cursor.execute("SELECT 1")
         # Hand the connection out as it was, outside any transaction: its next user may
-        # choose how to run (a single statement in autocommit mode, say).
+        # choose how to run (app.cart.services runs a single statement in autocommit mode).
         dbapi_connection.rollback()
     except Exception as exc:
         raise DisconnectionError("connection lost while idle") from exc

@@ -14,7 +14,7 @@ import sys
 
 from celery import current_task
 from celery.signals import setup_logging
-from flask import Flask, g, has_request_context
+from flask import Flask, g, has_request_context, request
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import NoInspectionAvailable
 
@@ -23,7 +23,9 @@ class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if has_request_context():
             record.request_id = g.get("request_id", "-")
-            record.user_id = _user_id(g.get("auth_user"))
+            identity = request.environ.get("shop.identity")
+            user_id = getattr(identity, "user_id", None)
+            record.user_id = user_id if user_id is not None else _user_id(g.get("auth_user"))
         else:
             record.request_id = getattr(record, "request_id", "-")
             record.user_id = getattr(record, "user_id", None)

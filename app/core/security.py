@@ -9,9 +9,6 @@ from collections.abc import Callable
 from functools import lru_cache, wraps
 
 from flask import current_app, request
-from flask_jwt_extended import get_current_user, verify_jwt_in_request
-from flask_jwt_extended.exceptions import JWTExtendedException
-from jwt import PyJWTError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.core.errors import AppError, ErrorCode, InvalidToken, RoleForbidden
@@ -50,25 +47,51 @@ def password_needs_rehash(password_hash: str) -> bool:
 # --- who is calling ----------------------------------------------------------------------------
 
 
-def load_current_user(*, optional: bool = False):
-    """The user of a valid access token; InvalidToken for every token problem.
+_IDENTITY = "shop.identity"
+_USER = "shop.current_user"
+_UNSET = object()
+
+
+def current_identity(*, optional: bool = False):
+    """Who the request's access cookie speaks for (app.auth.tokens.Identity: user id, role,
+    email, login session), checked once per request; InvalidToken for every token problem.
 
     With optional=True a request carrying no token at all yields None (a token that is
     present but unusable is still an error)."""
-    try:
-        verify_jwt_in_request(optional=optional)
-    except (JWTExtendedException, PyJWTError) as exc:
-        raise InvalidToken() from exc
-    user = get_current_user() if _has_identity() else None
-    if user is None and not optional:
+    from app.auth.tokens import authenticate_access_cookie
+
+    environ = request.environ
+    identity = environ.get(_IDENTITY, _UNSET)
+    if identity is _UNSET:
+        try:
+            identity = authenticate_access_cookie()
+        except InvalidToken:
+            environ[_IDENTITY] = InvalidToken
+            raise
+        environ[_IDENTITY] = identity
+    elif identity is InvalidToken:
         raise InvalidToken()
+    if identity is None and not optional:
+        raise InvalidToken()
+    return identity
+
+
+def load_current_user(*, optional: bool = False):
+    """The account of the request's access cookie (loaded once per request, only by the views
+    that need more than current_identity()), or None as current_identity() says."""
+    from app.auth.models import User
+    from app.extensions import db
+
+    identity = current_identity(optional=optional)
+    if identity is None:
+        return None
+    user = request.environ.get(_USER)
+    if user is None:
+        user = db.session.get(User, identity.user_id)
+        if user is None:
+            raise InvalidToken()
+        request.environ[_USER] = user
     return user
-
-
-def _has_identity() -> bool:
-    from flask_jwt_extended import get_jwt
-
-    return bool(get_jwt())
 
 
 def roles_required(*roles: str) -> Callable:
@@ -78,8 +101,8 @@ def roles_required(*roles: str) -> Callable:
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            user = load_current_user()
-            if roles and user.role not in roles:
+            identity = current_identity()
+            if roles and identity.role not in roles:
                 raise RoleForbidden()
             return view(*args, **kwargs)
 

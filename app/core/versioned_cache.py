@@ -22,12 +22,12 @@ import json
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import current_app
 
+from app.core import invalidation
 from app.extensions import cache
 
 log = logging.getLogger(__name__)
@@ -48,25 +48,7 @@ class _CacheHealth:
         self.lock = threading.Lock()
         self.down_until = 0.0
         self.bump_pending = False
-        self.local: OrderedDict[str, tuple[float, Any]] = OrderedDict()
-
-    def remembered(self, key: str) -> Any:
-        with self.lock:
-            found = self.local.get(key)
-            if found is None:
-                return None
-            if found[0] <= time.monotonic():
-                del self.local[key]
-                return None
-            self.local.move_to_end(key)
-            return found[1]
-
-    def remember(self, key: str, value: Any, ttl: float) -> None:
-        with self.lock:
-            self.local[key] = (time.monotonic() + ttl, value)
-            self.local.move_to_end(key)
-            while len(self.local) > LOCAL_ENTRIES:
-                self.local.popitem(last=False)
+        self.local = invalidation.Kept(LOCAL_ENTRIES)
 
     def usable(self) -> bool:
         return time.monotonic() >= self.down_until
@@ -116,21 +98,46 @@ class VersionedCache:
             health.bump_pending = True
             return
         try:
-            self._increment()
+            version = self._increment()
             health.bump_pending = False
         except Exception as exc:  # noqa: BLE001 - the write already succeeded
             health.bump_pending = True
             health.failed("bump", exc)
+            return
+        channel = invalidation.bus()
+        if channel is not None:
+            channel.announce_version(self.namespace, version)
 
     def current_version(self) -> int | None:
         """The namespace's version, or None when the cache cannot be used right now."""
+        return self.current_stamp()[1]
+
+    def current_stamp(self) -> tuple[int | None, int | None]:
+        """(epoch, version): the version as above; the invalidation channel's epoch when the
+        version is known from that channel, so that entries kept in this process may be
+        served (None when this process is out of touch with it)."""
         health = self._health()
+        channel = invalidation.bus()
+        epoch = channel.sync() if channel is not None and not health.bump_pending else None
+        if epoch is not None:
+            known = channel.version(self.namespace)
+            if known is not None:
+                return epoch, known
+        version = self._read_version(health)
+        if epoch is not None and version is not None:
+            channel.learned(self.namespace, version, epoch)
+        return (epoch if version is not None else None), version
+
+    def _read_version(self, health: _CacheHealth) -> int | None:
         if not health.usable():
             return None
         try:
             if health.bump_pending:
-                self._increment()
+                bumped = self._increment()
                 health.bump_pending = False
+                channel = invalidation.bus()
+                if channel is not None:
+                    channel.announce_version(self.namespace, bumped)
             version = self._backend().get(self.version_key)
             if version is None:
                 self._backend().add(self.version_key, time.time_ns(), timeout=0)
@@ -155,7 +162,7 @@ class VersionedCache:
         key = self.key(name, params, version)
         health = self._health()
         ttl = current_app.config[self.ttl_setting]
-        hit = health.remembered(key)
+        hit = health.local.get(key)
         if hit is not None:
             return hit
         try:
@@ -164,7 +171,7 @@ class VersionedCache:
             health.failed("get", exc)
             return loader()
         if hit is not None:
-            health.remember(key, hit, ttl)
+            health.local.put(key, None, time.time() + ttl, hit)
             return hit
         value = loader()
         try:
@@ -172,5 +179,5 @@ class VersionedCache:
         except Exception as exc:  # noqa: BLE001
             health.failed("set", exc)
         else:
-            health.remember(key, value, ttl)
+            health.local.put(key, None, time.time() + ttl, value)
         return value

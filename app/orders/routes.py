@@ -5,9 +5,16 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
+from app.catalog.cache import CATALOG
 from app.core.api import Blueprint
+from app.core.response_cache import cached_response
 from app.core.schemas import ErrorSchema, MessageSchema
-from app.core.security import account_required, any_auth_required, load_current_user
+from app.core.security import (
+    account_required,
+    any_auth_required,
+    current_identity,
+    load_current_user,
+)
 from app.orders import checkout, services
 from app.orders.schemas import (
     CheckoutSchema,
@@ -18,17 +25,24 @@ from app.orders.schemas import (
     SessionStatusErrorSchema,
     SessionStatusSchema,
 )
+from app.orders.services import orders_of_tag
 
 blp = Blueprint("order", __name__, url_prefix="/order", description="Checkout and orders")
 
 
 @blp.route("/", methods=["GET"])
 @account_required
+@cached_response(
+    CATALOG,
+    per_caller=lambda: current_identity().user_id,
+    tags=lambda **_: [orders_of_tag(current_identity().user_id)],
+    kept_as="order_history",
+)
 @blp.arguments(CustomerOrderArgsSchema, location="query", as_kwargs=True)
 @blp.response(200, OrderPageSchema)
 def list_orders(page, per_page):
     """List the signed-in customer's orders, newest first, six per page."""
-    return services.list_customer_orders(user_id=load_current_user().id, page=page, per_page=per_page)
+    return services.list_customer_orders(user_id=current_identity().user_id, page=page, per_page=per_page)
 
 
 @blp.route("/checkout", methods=["POST"])
@@ -62,7 +76,7 @@ def session_status(session_id):
     if not session_id:
         body = {"success": False, "message": "No session id provided", "error": "No session id provided", "code": "no_session_id"}
         return jsonify(body), 400
-    if checkout.confirm_session_for_user(user_id=load_current_user().id, session_id=session_id):
+    if checkout.confirm_session_for_user(user_id=current_identity().user_id, session_id=session_id):
         return {"success": True, "message": "Order found"}
     body = {"success": False, "message": "Order not found", "error": "Order not found", "code": "order_not_found"}
     return jsonify(body), 400

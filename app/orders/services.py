@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from itertools import chain
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.admin import audit
 from app.auth.models import User
 from app.catalog.models import ProductImage
 from app.core.db import is_row_id
 from app.core.errors import AppError, NotFound
+from app.core.invalidation import note_changed
 from app.core.pagination import Page, paginate
 from app.emails.services import queue_email
 from app.extensions import db
@@ -36,6 +40,28 @@ ALLOWED_TRANSITIONS = {
     OrderStatus.SHIPPED: {OrderStatus.SHIPPED, OrderStatus.DELIVERED},
     OrderStatus.DELIVERED: set(),
 }
+
+
+def orders_of_tag(user_id: int) -> str:
+    return f"orders-of:{user_id}"
+
+
+def order_tag(order_id: int) -> str:
+    return f"order:{order_id}"
+
+
+@event.listens_for(Session, "after_flush")
+def _announce_order_changes(session: Session, _context) -> None:
+    """Pages kept per order or per customer (app.core.response_cache) are announced obsolete
+    after the commit of any change to an order or its items."""
+    for row in chain(session.new, session.dirty, session.deleted):
+        if isinstance(row, OrderItem):
+            note_changed(session, order_tag(row.order_id))
+        elif isinstance(row, Order):
+            note_changed(session, order_tag(row.id))
+            owners = {row.user_id, *sa_inspect(row).attrs.user_id.history.deleted}
+            for owner in owners - {None}:
+                note_changed(session, orders_of_tag(owner))
 
 
 def order_date(order: Order) -> str:

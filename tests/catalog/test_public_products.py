@@ -5,6 +5,7 @@ import pytest
 
 from app.catalog.cache import bump_catalog_version
 from tests.catalog.support import bulk_products, set_reserved
+from tests.conftest import new_client
 
 
 def names(response):
@@ -233,10 +234,17 @@ def test_missing_product_is_400(client, product_id):
     assert response.json["error"] == "Product not found"
 
 
-def test_reserved_stock_change_shows_at_once_on_the_product_page(client, app, assorted):
-    client.get(f"/product/{assorted['Date Box']}")
-    set_reserved(app, assorted["Date Box"], 1)  # as a cart does, without telling the cache
-    assert client.get(f"/product/{assorted['Date Box']}").json["reserved_stock"] == 1
+def test_reserved_stock_change_shows_at_once_on_the_product_page(client, make_app, assorted):
+    page = f"/product/{assorted['Date Box']}"
+    assert client.get(page).json["reserved_stock"] == 0
+    assert client.get(page).json["reserved_stock"] == 0  # now kept by this app
+    shopper = new_client(make_app())  # another process of the shop
+    added = shopper.post(f"/cart/{assorted['Date Box']}", json={"quantity": 1})
+    assert added.status_code == 200
+    assert client.get(page).json["reserved_stock"] == 1
+    line = shopper.get("/cart/").json[0]["cart_product"]["id"]
+    assert shopper.delete(f"/cart/{line}").status_code == 200
+    assert client.get(page).json["reserved_stock"] == 0
 
 
 # --- product image -------------------------------------------------------------------------------

@@ -333,7 +333,7 @@ def test_dashboard_and_order_list_statements_do_not_grow_with_orders(admin_clien
     for index in range(3):
         add_order(db_session, utcnow() - timedelta(days=index))
     db_session.commit()
-    admin_client.get("/user/authenticate")  # compare warm requests
+    admin_client.get("/user/authenticate")  # the login's live check is kept from here on
     few = [statements(app, admin_client, path) for path in paths]
     start = utcnow()
     statuses = ("Processing", "Shipped", "Delivered")

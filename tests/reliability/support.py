@@ -70,6 +70,8 @@ def backend_env(*, port: int, queue: str, metrics_dir: Path, **extra) -> dict:
         EMAIL_REQUEST_RATE_LIMIT="1000 per minute",
         EMAIL_ACCOUNT_RATE_LIMIT="1000 per minute",
         CONTACT_RATE_LIMIT="1000 per minute",
+        # Every simulated shopper is a new guest from 127.0.0.1.
+        GUEST_RATE_LIMIT="100000 per minute",
         CONTACT_US_EMAIL="owner@shop.test",
         PROMETHEUS_MULTIPROC_DIR=metrics_dir,
     )
