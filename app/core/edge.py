@@ -17,10 +17,10 @@ below.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
-import uuid
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
 
 from app.core.security import check_frontend_secret, check_same_origin
@@ -40,7 +40,7 @@ def request_id_from(incoming: str) -> str:
     """The incoming id when it is a sane token (letters, digits, dashes), else a new one."""
     if 0 < len(incoming) <= MAX_REQUEST_ID_LENGTH and incoming.replace("-", "").isalnum():
         return incoming
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 def register_edge(app: Flask) -> None:
@@ -49,10 +49,11 @@ def register_edge(app: Flask) -> None:
 
     @app.before_request
     def _edge_before():
+        req = request._get_current_object()
         g.request_started = time.perf_counter()
-        g.request_id = request_id_from(request.environ.get(_REQUEST_ID_ENVIRON, ""))
-        check_frontend_secret()
-        check_same_origin()
+        g.request_id = request_id_from(req.environ.get(_REQUEST_ID_ENVIRON, ""))
+        check_frontend_secret(req, current_app.config)
+        check_same_origin(req)
 
     @app.after_request
     def _edge_after(response):
@@ -66,7 +67,10 @@ def register_edge(app: Flask) -> None:
                 headers["Access-Control-Allow-Methods"] = CORS_METHODS
                 headers["Access-Control-Allow-Headers"] = CORS_HEADERS
                 headers["Access-Control-Max-Age"] = CORS_MAX_AGE
-        response.vary.add("Origin")
+        if "Vary" in headers:
+            response.vary.add("Origin")
+        else:
+            headers["Vary"] = "Origin"
         request_id = g.get("request_id") or "-"
         headers[REQUEST_ID_HEADER] = request_id
         if access_log.isEnabledFor(logging.INFO):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 
 from celery import current_task
 from celery.signals import setup_logging
@@ -72,12 +73,30 @@ _RECORD_ATTRIBUTES = frozenset(
 ) | {"message", "asctime", "request_id", "user_id"}
 
 
+_JSON = json.JSONEncoder(default=str, ensure_ascii=False)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request_id, user_id, then every
     field passed with `extra=` (and task_id/task_name inside tasks), then the traceback.
 
     Written here rather than taken from a generic library because the access log formats a
     line on every request, and a generic formatter costs several times more."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # (second, its text), replaced whole so that threads never see half an update.
+        self._second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        """As logging's default ("2026-11-25 09:30:00,123", local time), with the part up to
+        the second formatted once per second rather than once per line."""
+        second = int(record.created)
+        cached = self._second
+        if cached[0] != second:
+            cached = (second, time.strftime(self.default_time_format, self.converter(second)))
+            self._second = cached
+        return f"{cached[1]},{int(record.msecs):03d}"
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -97,7 +116,7 @@ class JsonFormatter(logging.Formatter):
             entry["exc_info"] = record.exc_text
         if record.stack_info:
             entry["stack_info"] = self.formatStack(record.stack_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return _JSON.encode(entry)
 
 
 def configure_logging(app: Flask) -> None:
@@ -111,6 +130,9 @@ def configure_logging(app: Flask) -> None:
         )
     handler.setFormatter(formatter)
     handler.addFilter(RequestContextFilter())
+    # Neither format shows the file and line a message came from, so logging need not look
+    # them up on every call (logging's documented switch for that).
+    logging._srcfile = None
     root = logging.getLogger()
     for existing in list(root.handlers):
         if getattr(existing, "_shop_handler", False):

@@ -125,32 +125,32 @@ def _allowed_origins() -> set[str]:
     return origins
 
 
-def check_frontend_secret() -> None:
+def check_frontend_secret(req, config) -> None:
     """Production only: every request but preflights and machine endpoints must carry the
     storefront's shared secret header."""
-    if not current_app.config.get("ENFORCE_FRONTEND_SECRET"):
+    if not config.get("ENFORCE_FRONTEND_SECRET"):
         return
-    if request.method == "OPTIONS" or request.path in SECRET_EXEMPT_PATHS:
+    if req.method == "OPTIONS" or req.path in SECRET_EXEMPT_PATHS:
         return
-    expected = current_app.config.get("FRONTEND_SECRET_HEADER") or ""
-    supplied = request.headers.get("X-Frontend-Secret", "")
+    expected = config.get("FRONTEND_SECRET_HEADER") or ""
+    supplied = req.environ.get("HTTP_X_FRONTEND_SECRET", "")
     if not expected or not hmac.compare_digest(supplied.encode(), expected.encode()):
         raise AppError("Forbidden", code=ErrorCode.FORBIDDEN, status=403)
 
 
-def check_same_origin() -> None:
+def check_same_origin(req) -> None:
     """Refuse cross-site unsafe requests, which would otherwise ride on the cookies.
 
     Browsers send Origin on every cross-origin POST/PUT/DELETE (and Sec-Fetch-Site on all
     requests), so a request from another site is recognised without a CSRF token the
     storefront does not send. Clients that send neither (curl, servers) are not browsers and
     carry no ambient cookies of a victim."""
-    if request.method not in UNSAFE_METHODS or request.path in ORIGIN_EXEMPT_PATHS:
+    if req.method not in UNSAFE_METHODS or req.path in ORIGIN_EXEMPT_PATHS:
         return
-    origin = request.headers.get("Origin")
+    origin = req.headers.get("Origin")
     if origin is not None:
         if origin.rstrip("/") not in _allowed_origins():
             raise AppError("Cross-origin request refused", code=ErrorCode.CROSS_ORIGIN, status=403)
         return
-    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+    if req.headers.get("Sec-Fetch-Site") == "cross-site":
         raise AppError("Cross-origin request refused", code=ErrorCode.CROSS_ORIGIN, status=403)
