@@ -12,9 +12,10 @@ Redis pub/sub channel instead of asking Redis on every request:
 
 Before every cached read the process applies the messages waiting on its subscription (no
 round trip: one poll() of its socket says whether anything arrived, about a microsecond when
-nothing did). A writer's message is in every subscriber's
-socket before the writer answers its client (see _publish), so a request that starts after
-that answer, in any process, sees the change.
+nothing did). Redis has written a writer's message to every
+subscriber before the writer answers its client (see _publish), so a request that starts after
+that answer, in any process, sees the change once the kernel has delivered it (at once, or
+within moments on a busy machine: docs/decisions/0009-kept-responses.md).
 
 Whenever the subscription may have missed something (not connected yet, a connection
 error, or its heartbeat not echoed within HEARTBEAT_SECONDS) the process counts as out of
@@ -250,8 +251,8 @@ class InvalidationBus:
         Redis answers a PUBLISH in the same pass that writes the message to the subscribers,
         in no fixed order, so the answer alone could overtake the message. A command sent
         after that answer is read only once the pass is over: when the PING comes back, the
-        message has been handed to every subscriber. Writes pay this round trip so that
-        reads never wait."""
+        message has been written to every subscriber's connection (the kernel may still
+        deliver it a moment later). Writes pay this round trip so that reads never wait."""
         client = self._client()
         client.publish(self.channel, message)
         client.ping()
