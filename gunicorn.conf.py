@@ -10,9 +10,9 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 # Recycle workers now and then so a slow leak can never grow without bound; rarely, because a
-# new worker spends about a second of CPU starting, and a busy worker reaches a few thousand
-# requests within seconds.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "100000"))
+# new worker spends about a second of CPU starting, while the other workers carry its load,
+# and a busy worker serves a hundred thousand requests in well under a minute.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "1000000"))
 max_requests_jitter = max_requests // 10
 accesslog = None  # the application logs every request itself, as JSON
 errorlog = "-"

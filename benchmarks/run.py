@@ -70,6 +70,7 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from urllib.parse import quote  # noqa: E402
 
@@ -78,6 +79,11 @@ from benchmarks import datagen, report  # noqa: E402
 FRONTEND_SECRET = "bench-frontend-secret"
 SECRET_KEY = "bench-secret-key-" + "k" * 40
 WORKERS, THREADS = "2", "4"
+# Length of each paired ceiling/scenario run, and tries per pair (measure()).
+PAIR_SECONDS = 1.0
+ATTEMPTS = 4
+# Scenarios whose requests always reach PostgreSQL: also measured as PostgreSQL alone.
+ALONE = ("product_list_uncached", "product_list_deep")
 CONNECTIONS = 16
 ADDRESS = {"full_name": "Guest Buyer", "address_line_1": "1 Market Street",
            "address_line_2": "", "city": "York", "postcode": "YO1 1AA"}
@@ -190,6 +196,18 @@ class Server:
                 continue
             found.append(values)
         return found
+
+    def cpu_ticks(self) -> dict[int, int]:
+        """CPU time (clock ticks) each worker has used so far."""
+        ticks = {}
+        for pid in self.workers():
+            try:
+                with open(f"/proc/{pid}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks[pid] = int(fields[11]) + int(fields[12])
+        return ticks
 
     def wait_idle(self, limit: float = 20.0) -> None:
         """Until the workers stop using CPU (requests a load tool left behind are done)."""
@@ -317,6 +335,9 @@ class Scenario:
     mode: str = "cycle"  # cycle | once (each prepared request at most once)
     group: str = "main"  # main | login | large | ceiling
     sql: dict = field(default_factory=dict)
+    # Builds the requests just before the scenario runs, for requests that go stale (webhook
+    # signatures are refused after five minutes).
+    prepare: Callable[[], list[dict]] | None = None
 
 
 def get(path: str, cookie: str | None = None) -> dict:
@@ -335,8 +356,19 @@ def post(path: str, body: str, cookie: str | None = None, headers: dict | None =
 
 
 def measure(scenario: Scenario, server: Server, tools: dict, settings: Settings,
-            workdir: Path) -> dict:
-    """Warm-up, then `repeats` timed runs; the medians and every run."""
+            workdir: Path, ceiling: Server | None = None) -> dict:
+    """Warm-up, then `repeats` x `duration` seconds of timed runs; the medians and every run.
+
+    With `ceiling`, the time is cut into slices of PAIR_SECONDS, each run of the scenario
+    right after a run of the ceiling app with the same load tool and length, and the
+    scenario's ratio is the median of the pairs' ratios: the machine's speed changes within
+    seconds (other work on shared CPUs), so a ceiling measured minutes earlier would compare
+    different machines. A pair during which either server recycled a worker (gunicorn's
+    max_requests; a new worker spends about a second of CPU starting) is measured again once
+    both are settled; so is a pair in which one server's load landed on one worker only: the
+    load tool opens its connections all at once and gunicorn lets whichever worker wakes first
+    accept them, so now and then one worker takes every connection and the other idles, and
+    that run measures one worker (about a third of the server) instead of the server."""
     tool = scenario.tool if (scenario.tool == "py" or tools["wrk"]) else "py"
     pool = list(scenario.requests)
 
@@ -349,14 +381,52 @@ def measure(scenario: Scenario, server: Server, tools: dict, settings: Settings,
             pool = pool[result["sent"]:]
         return result
 
+    def ceiling_once(seconds: float) -> dict:
+        if tool == "wrk":
+            return run_wrk(tools["wrk"], ceiling.port, [get("/hello")], seconds, workdir)
+        return run_loadgen(ceiling.port, [get("/hello")], seconds, "cycle", workdir)
+
+    def recycled() -> tuple[int, ...]:
+        return tuple(each.restarts() for each in (server, ceiling) if each is not None)
+
+    def one_sided(each: Server, before: dict[int, int]) -> bool:
+        used = [ticks - before.get(pid, 0) for pid, ticks in each.cpu_ticks().items()]
+        return len(used) > 1 and max(used) > 20 and min(used) * 4 < max(used)
+
     if settings.warmup > 0:
         once(settings.warmup)
-    runs = []
-    for _ in range(settings.repeats):
-        if scenario.mode == "once" and not pool:
-            break
-        runs.append(once(settings.duration))
+    if ceiling is None:
+        length, count = settings.duration, settings.repeats
+    else:
+        length = min(PAIR_SECONDS, settings.duration)
+        count = settings.repeats * max(round(settings.duration / length), 1)
+    runs, remeasured = [], 0
+    for _ in range(count):
+        for attempt in range(ATTEMPTS):
+            if scenario.mode == "once" and not pool:
+                break
+            before = recycled()
+            beside, lopsided = None, False
+            if ceiling is not None:
+                ticks = ceiling.cpu_ticks()
+                beside = ceiling_once(length)
+                lopsided = one_sided(ceiling, ticks)
+            ticks = server.cpu_ticks()
+            run = once(length)
+            lopsided = lopsided or one_sided(server, ticks)
+            if beside is not None and beside.get("rps"):
+                run["ceiling_rps"] = beside["rps"]
+            if (recycled() == before and not lopsided) or attempt == ATTEMPTS - 1:
+                runs.append(run)
+                break
+            remeasured += 1
+            if recycled() != before:
+                for each in (server, ceiling):
+                    if each is not None:
+                        each.wait_idle()
     runs = [run for run in runs if run["requests"]]
+    pairs = [run["rps"] / run["ceiling_rps"] for run in runs
+             if run.get("ceiling_rps") and run.get("rps") is not None]
 
     def median(key):
         values = [run[key] for run in runs if run.get(key) is not None]
@@ -370,6 +440,9 @@ def measure(scenario: Scenario, server: Server, tools: dict, settings: Settings,
         "requests": sum(run["requests"] for run in runs),
         "runs": runs,
         "pool_left": len(pool) if scenario.mode == "once" else None,
+        "paired_ratio": round(statistics.median(pairs), 3) if pairs else None,
+        "remeasured": remeasured,
+        "paired_ceiling_rps": median("ceiling_rps"),
     }
 
 
@@ -543,6 +616,69 @@ def count_statements(app, requests: list[dict], *, warm: bool) -> list[int]:
     return counts
 
 
+def captured_statements(app, request: dict) -> list[str]:
+    """The statements one request runs, with their values written in (as sent to PostgreSQL)."""
+    import psycopg
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    seen = []
+
+    def listener(_conn, _cursor, statement, parameters, _context, _many):
+        seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        client = app.test_client(use_cookies=False)
+        response = client.open(request["path"], method=request["method"],
+                               headers=dict(request.get("headers") or {}))
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    if response.status_code != 200:
+        raise RuntimeError(f"{request['path']} answered {response.status_code}")
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url) as connection:
+        cursor = psycopg.ClientCursor(connection)
+        return [" ".join(cursor.mogrify(statement, parameters).split())
+                for statement, parameters in seen]
+
+
+def find_pgbench() -> str | None:
+    found = shutil.which("pgbench")
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"))
+    return str(candidates[-1]) if candidates else None
+
+
+def database_alone(app, database_url: str, request: dict, seconds: float,
+                   workdir: Path) -> dict | None:
+    """What PostgreSQL alone serves of one request: the statements the request runs,
+    replayed by pgbench (no Python, no HTTP) in a transaction each, from as many connections
+    as the shop's workers have threads. An upper bound for that endpoint on this machine,
+    whatever the Python side does. None without pgbench."""
+    pgbench = find_pgbench()
+    if pgbench is None:
+        return None
+    statements = captured_statements(app, request)
+    script = workdir / f"alone-{uuid.uuid4().hex[:8]}.sql"
+    script.write_text("BEGIN;\n" + "".join(f"{line};\n" for line in statements) + "ROLLBACK;\n")
+    clients = int(WORKERS) * int(THREADS)
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    finished = subprocess.run(
+        [pgbench, "-n", "-M", "prepared", "-f", str(script), "-c", str(clients), "-j",
+         WORKERS, "-T", str(max(int(seconds), 1)), url],
+        capture_output=True, text=True, check=False)
+    match = re.search(r"tps = ([0-9.]+)", finished.stdout)
+    if finished.returncode != 0 or match is None:
+        raise RuntimeError(f"pgbench failed: {finished.stderr[-2000:]}")
+    return {"rps": round(float(match.group(1)), 1), "statements": len(statements),
+            "clients": clients, "seconds": max(int(seconds), 1)}
+
+
 # --- the run ------------------------------------------------------------------------------------
 
 
@@ -564,7 +700,6 @@ def build_scenarios(info: dict, database_url: str, shop: Server, app, settings: 
     order_ids = ids(database_url, "SELECT id FROM orders ORDER BY id DESC LIMIT 200")
     checkout_users = datagen.prepare_carts(database_url, product_id=buy, count=settings.pool,
                                            lines=1)
-    checkout_cookies = mint_cookies(app, database_url, checkout_users)
     paid = datagen.prepare_paid_snapshots(database_url, product_id=buy, count=settings.pool)
     body = json.dumps({"quantity": 1})
     return [
@@ -585,11 +720,11 @@ def build_scenarios(info: dict, database_url: str, shop: Server, app, settings: 
                  [post(f"/cart/{i}", body) for i in in_stock]),
         Scenario("add_to_cart_contention", "add to cart, one product, new guests", "shop",
                  [post(f"/cart/{hot}", body)]),
-        Scenario("checkout", "checkout session (fake Stripe)", "shop",
-                 [post("/order/checkout", json.dumps(ADDRESS), cookie)
-                  for cookie in checkout_cookies], tool="py", mode="once"),
-        Scenario("webhook", "webhook: paid session to order", "shop", webhook_requests(paid),
-                 tool="py", mode="once"),
+        Scenario("checkout", "checkout session (fake Stripe)", "shop", [], tool="py", mode="once",
+                 prepare=lambda: [post("/order/checkout", json.dumps(ADDRESS), cookie)
+                                  for cookie in mint_cookies(app, database_url, checkout_users)]),
+        Scenario("webhook", "webhook: paid session to order", "shop", [], tool="py", mode="once",
+                 prepare=lambda: webhook_requests(paid)),
         Scenario("order_history", "customer order history page 1 (20 orders)", "shop",
                  [get("/order/?page=1", customer)]),
         Scenario("admin_orders", "admin order list page 1", "shop",
@@ -778,12 +913,19 @@ def run(args) -> dict:
                                                workdir)
         for scenario in scenarios:
             print(f"  {scenario.title} ...", flush=True)
-            outcome = measure(scenario, servers[scenario.server], tools, settings, workdir)
+            if scenario.prepare is not None:
+                scenario.requests = scenario.prepare()
+            outcome = measure(scenario, servers[scenario.server], tools, settings, workdir,
+                              ceiling=servers["ceiling"])
             servers[scenario.server].wait_idle()
             outcome["memory_after"] = servers[scenario.server].memory()
             outcome["worker_restarts_so_far"] = servers[scenario.server].restarts()
             if scenario.key == "add_to_cart_contention":
                 outcome["stock_check"] = stock_check(database_url, fixtures["hot"])
+            if scenario.key in ALONE:
+                servers[scenario.server].wait_idle()
+                outcome["database_alone"] = database_alone(
+                    nocache_app, database_url, scenario.requests[0], settings.duration, workdir)
             results["scenarios"].append(outcome)
         print("  ceiling again (drift) ...", flush=True)
         for tool in ceiling_tools:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -47,6 +49,14 @@ def test_benchmark_smoke_run_writes_a_report(tmp_path):
     assert measured["add_to_cart_contention"]["stock_check"]["oversold_units"] == 0
     assert results["oversell"]["accepted"] == results["oversell"]["stock"]
     assert results["oversell"]["oversold_units"] == 0
+
+    # PostgreSQL alone replays exactly the statements the uncached list runs.
+    alone = measured["product_list_uncached"]["database_alone"]
+    if shutil.which("pgbench") or list(Path("/usr/lib/postgresql").glob("*/bin/pgbench")):
+        assert alone["rps"] > 0
+        assert alone["statements"] == results["sql"]["product_list_uncached"]["statements"]
+    else:
+        assert alone is None
 
     structural = [t for t in results["targets"] if t["target"].startswith(("SQL", "same"))]
     assert structural and all(t["met"] for t in structural), structural
