@@ -23,6 +23,7 @@ import time
 from flask import Flask, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
 
+from app.core.logging import log_access
 from app.core.security import check_frontend_secret, check_same_origin
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -76,19 +77,7 @@ def register_edge(app: Flask) -> None:
         if access_log.isEnabledFor(logging.INFO):
             started = g.get("request_started")
             duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
-            status = response.status_code
-            access_log.info(
-                "%s %s %s",
-                req.method,
-                req.path,
-                status,
-                extra={
-                    "method": req.method,
-                    "path": req.path,
-                    "status": status,
-                    "duration_ms": duration_ms,
-                },
-            )
+            log_access(req.method, req.path, response.status_code, duration_ms, request_id)
         return response
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 from prometheus_client import REGISTRY
@@ -12,7 +16,7 @@ from sqlalchemy import select
 
 from app.auth.models import User
 from config import ConfigError
-from tests.conftest import base_config, new_client
+from tests.conftest import ROOT, base_config, new_client
 from tests.deploy.support import json_lines
 
 TOKEN = "metrics-token-for-tests"
@@ -20,25 +24,36 @@ SECRET = "frontend-secret-for-tests"
 
 
 @pytest.fixture
-def json_app(make_app, restore_celery):
-    """An app logging JSON lines, and a function returning the lines written since its last
-    call. The stdout handler writes into a buffer here; the suite's logging comes back after."""
+def logging_app(make_app, restore_celery):
+    """make_app() for an app logging JSON lines at INFO, returning it and a function that gives
+    the lines written since its last call. The stdout handler writes into a buffer here; the
+    suite's logging comes back after."""
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
-    app = make_app(LOG_FORMAT="json", LOG_LEVEL="INFO")
-    [handler] = [h for h in root.handlers if getattr(h, "_shop_handler", False)]
-    buffer = io.StringIO()
-    handler.setStream(buffer)
 
-    def read_lines():
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return json_lines(text)
+    def factory(**settings):
+        app = make_app(LOG_FORMAT="json", LOG_LEVEL="INFO", **settings)
+        [handler] = [h for h in root.handlers if getattr(h, "_shop_handler", False)]
+        buffer = io.StringIO()
+        handler.setStream(buffer)
 
-    yield app, read_lines
+        def read_lines():
+            text = buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            return json_lines(text)
+
+        return app, read_lines
+
+    yield factory
     root.handlers[:] = saved_handlers
     root.setLevel(saved_level)
+
+
+@pytest.fixture
+def json_app(logging_app):
+    """An app writing each log line at once (as the test configuration does)."""
+    return logging_app()
 
 
 def test_each_request_is_one_json_line_with_request_id_user_method_path_status_duration(
@@ -88,6 +103,56 @@ def test_lines_logged_inside_a_task_carry_the_task_id(json_app, mailgun):
     ]
     assert sent["task_name"] == "app.emails.tasks.send_outbox_email"
     assert len(sent["task_id"]) >= 32
+
+
+def test_access_lines_are_written_together_soon_after_and_in_order(logging_app):
+    app, read_lines = logging_app(ACCESS_LOG_FLUSH_SECONDS=0.3)
+    client = new_client(app)
+    for number in (1, 2):
+        client.get("/healthz", headers={"X-Request-ID": f"batch-{number}"})
+    # Any other line is written at once, after the access lines that waited before it.
+    logging.getLogger("app.tests").warning("after two requests")
+    written = read_lines()
+    assert [line.get("request_id") for line in written] == ["batch-1", "batch-2", "-"]
+    assert written[-1]["message"] == "after two requests"
+    assert written[0]["path"] == "/healthz" and written[0]["status"] == 200
+
+    client.get("/healthz", headers={"X-Request-ID": "batch-3"})
+    deadline = time.monotonic() + 5
+    seen = []
+    while not seen:
+        assert time.monotonic() < deadline, "a waiting access line was never written"
+        time.sleep(0.05)
+        seen = [line for line in read_lines() if line.get("request_id") == "batch-3"]
+    assert seen[0]["logger"] == "app.access"
+
+
+def test_access_lines_still_waiting_are_written_when_the_process_exits(tmp_path):
+    """A process that ends normally (a gunicorn worker told to stop) loses none of them."""
+    script = (
+        "from app import create_app\n"
+        "app = create_app({'ACCESS_LOG_FLUSH_SECONDS': 30, 'LOG_FORMAT': 'json',"
+        " 'LOG_LEVEL': 'INFO', 'SQLALCHEMY_DATABASE_URI': 'sqlite://'}, env='development')\n"
+        "client = app.test_client()\n"
+        "for number in range(3):\n"
+        "    client.get('/healthz', headers={'X-Request-ID': f'exit-{number}'})\n"
+    )
+    env = {**os.environ, "SHOP_SKIP_DOTENV": "1"}
+    env.pop("REDIS_URL", None)
+    env.pop("DATABASE_URL", None)
+    finished = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    ids = [line.get("request_id") for line in json_lines(finished.stdout)
+           if line.get("logger") == "app.access"]
+    assert ids == ["exit-0", "exit-1", "exit-2"]
+
+
+def test_the_flush_interval_is_checked(mailgun):
+    from app import create_app
+
+    with pytest.raises(ConfigError, match="ACCESS_LOG_FLUSH_SECONDS"):
+        create_app({**base_config(mailgun), "ACCESS_LOG_FLUSH_SECONDS": -1}, env="testing")
 
 
 # --- metrics ------------------------------------------------------------------------------------
