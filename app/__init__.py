@@ -14,7 +14,9 @@ log = logging.getLogger(__name__)
 
 def create_app(config: dict | None = None, *, env: str | None = None) -> Flask:
     """Build the app. `config` overrides settings read from the environment (tests use it)."""
-    app = Flask(__name__, instance_relative_config=False)
+    from app.core.edge import ShopFlask
+
+    app = ShopFlask(__name__, instance_relative_config=False)
     settings = config_class(env)
     app.config.from_object(settings)
     if config:

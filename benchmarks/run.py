@@ -402,8 +402,13 @@ def measure(scenario: Scenario, server: Server, tools: dict, settings: Settings,
         count = settings.repeats * max(round(settings.duration / length), 1)
     runs, remeasured = [], 0
     for _ in range(count):
+        run = None
         for attempt in range(ATTEMPTS):
             if scenario.mode == "once" and not pool:
+                # Nothing left to send again: a pair that would have been measured again is
+                # kept as it is rather than lost.
+                if run is not None:
+                    runs.append(run)
                 break
             before = recycled()
             beside, lopsided = None, False
