@@ -44,7 +44,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _find_binary(name: str) -> str | None:
+def find_binary(name: str) -> str | None:
     found = shutil.which(name)
     if found:
         return found
@@ -70,7 +70,7 @@ def _pg_answers(url: str) -> bool:
 
 
 def _start_postgres() -> str:
-    initdb, pg_ctl = _find_binary("initdb"), _find_binary("pg_ctl")
+    initdb, pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
     if not (initdb and pg_ctl):
         raise SetupError(
             "PostgreSQL is not running on 127.0.0.1:5432 and no initdb/pg_ctl was found: "

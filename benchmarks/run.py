@@ -587,49 +587,25 @@ def stock_check(database_url: str, product_id: int) -> dict:
 # --- SQL statements per request ----------------------------------------------------------------
 
 
-def count_statements(app, requests: list[dict], *, warm: bool) -> list[int]:
-    """Statements each request runs, through the test client on the same data. With
-    warm=True every request is sent once first (a cached read is then counted warm)."""
-    from sqlalchemy import event
-
-    from app.extensions import db
-
-    counts = []
-    with app.app_context():
-        engine = db.engine
-    seen = {"n": 0}
-
-    def listener(*_args, **_kwargs):
-        seen["n"] += 1
-
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
-        # Our own Cookie headers, not a jar (Werkzeug's jar would replace them).
-        client = app.test_client(use_cookies=False)
-        for request in requests:
-            def send(request=request):
-                headers = dict(request.get("headers") or {})
-                return client.open(request["path"], method=request["method"],
-                                   data=request.get("body"), headers=headers)
-            if warm:
-                send()
-            seen["n"] = 0
-            response = send()
-            counts.append({"statements": seen["n"], "status": response.status_code})
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
-    return counts
-
-
-def captured_statements(app, request: dict) -> list[str]:
-    """The statements one request runs, with their values written in (as sent to PostgreSQL)."""
-    import psycopg
+def recorded_statements(app, request: dict, *, warm: bool = False):
+    """The SQL statements one request runs through the test client on the same data, as
+    (statement, parameters), and its response. With warm=True it is sent once first, so a
+    cached read is recorded warm."""
     from sqlalchemy import event
 
     from app.extensions import db
 
     with app.app_context():
         engine = db.engine
+    # Our own Cookie headers, not a jar (Werkzeug's jar would replace them).
+    client = app.test_client(use_cookies=False)
+
+    def send():
+        return client.open(request["path"], method=request["method"],
+                           data=request.get("body"), headers=dict(request.get("headers") or {}))
+
+    if warm:
+        send()
     seen = []
 
     def listener(_conn, _cursor, statement, parameters, _context, _many):
@@ -637,26 +613,36 @@ def captured_statements(app, request: dict) -> list[str]:
 
     event.listen(engine, "before_cursor_execute", listener)
     try:
-        client = app.test_client(use_cookies=False)
-        response = client.open(request["path"], method=request["method"],
-                               headers=dict(request.get("headers") or {}))
+        response = send()
     finally:
         event.remove(engine, "before_cursor_execute", listener)
+    return seen, response
+
+
+def count_statements(app, requests: list[dict], *, warm: bool) -> list[dict]:
+    """Statements each request runs (recorded_statements), with its status."""
+    counts = []
+    for request in requests:
+        seen, response = recorded_statements(app, request, warm=warm)
+        counts.append({"statements": len(seen), "status": response.status_code})
+    return counts
+
+
+def captured_statements(app, request: dict) -> list[str]:
+    """The statements one request runs, with their values written in (as sent to PostgreSQL)."""
+    import psycopg
+
+    from app.extensions import db
+
+    seen, response = recorded_statements(app, request)
     if response.status_code != 200:
         raise RuntimeError(f"{request['path']} answered {response.status_code}")
-    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with app.app_context():
+        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(url) as connection:
         cursor = psycopg.ClientCursor(connection)
         return [" ".join(cursor.mogrify(statement, parameters).split())
                 for statement, parameters in seen]
-
-
-def find_pgbench() -> str | None:
-    found = shutil.which("pgbench")
-    if found:
-        return found
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"))
-    return str(candidates[-1]) if candidates else None
 
 
 def database_alone(app, database_url: str, request: dict, seconds: float,
@@ -665,7 +651,9 @@ def database_alone(app, database_url: str, request: dict, seconds: float,
     replayed by pgbench (no Python, no HTTP) in a transaction each, from as many connections
     as the shop's workers have threads. An upper bound for that endpoint on this machine,
     whatever the Python side does. None without pgbench."""
-    pgbench = find_pgbench()
+    from run_tests import find_binary
+
+    pgbench = find_binary("pgbench")
     if pgbench is None:
         return None
     statements = captured_statements(app, request)

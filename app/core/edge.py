@@ -16,7 +16,6 @@ below.
 
 from __future__ import annotations
 
-import logging
 import random
 import time
 
@@ -33,9 +32,6 @@ MAX_REQUEST_ID_LENGTH = 128
 CORS_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
 CORS_HEADERS = "Content-Type, Authorization, X-Frontend-Secret, X-Request-ID"
 CORS_MAX_AGE = "600"
-
-access_log = logging.getLogger("app.access")
-
 
 def request_id_from(incoming: str) -> str:
     """The incoming id when it is a sane token (letters, digits, dashes), else a new one.
@@ -56,8 +52,12 @@ class ShopFlask(Flask):
 
     _known_sync_limit = 4096
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._known_sync: set = set()
+
     def ensure_sync(self, func):
-        known = self.__dict__.setdefault("_known_sync", set())
+        known = self._known_sync
         try:
             if func in known:
                 return func
@@ -99,10 +99,8 @@ def register_edge(app: Flask) -> None:
             headers["Vary"] = "Origin"
         request_id = g.get("request_id") or "-"
         headers[REQUEST_ID_HEADER] = request_id
-        if access_log.isEnabledFor(logging.INFO):
-            started = g.get("request_started")
-            duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
-            log_access(req.method, req.path, response.status_code, duration_ms, request_id)
+        log_access(req.method, req.path, response.status_code, g.get("request_started"),
+                   request_id)
         return response
 
 

@@ -175,7 +175,7 @@ class OutputHandler(logging.StreamHandler):
             os.register_at_fork(before=self.flush)
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self.flush_seconds <= 0 or record.name != ACCESS_LOGGER or record.levelno > logging.INFO:
+        if record.name != ACCESS_LOGGER or record.levelno > logging.INFO:
             self._write_waiting()
             super().emit(record)
             return
@@ -201,11 +201,7 @@ class OutputHandler(logging.StreamHandler):
             return False
         line = formatter.access_line(method, path, status, duration_ms, request_id, user_id)
         with self.lock:
-            if self.flush_seconds <= 0:
-                self._write_waiting()
-                self._write(line + self.terminator)
-            else:
-                self._queue(line)
+            self._queue(line)
         return True
 
     @property
@@ -213,11 +209,12 @@ class OutputHandler(logging.StreamHandler):
         return any(not isinstance(each, RequestContextFilter) for each in self.filters)
 
     def _queue(self, line: str) -> None:
-        """Keep an access line to be written with others (the caller holds the lock)."""
+        """Keep an access line to be written with others, or write it now when nothing may
+        wait (the caller holds the lock)."""
         line += self.terminator
         self.waiting.append(line)
         self.waiting_chars += len(line)
-        if self.waiting_chars >= ACCESS_LOG_BUFFER_CHARS:
+        if self.flush_seconds <= 0 or self.waiting_chars >= ACCESS_LOG_BUFFER_CHARS:
             self._write_waiting()
         elif self.writer_pid != os.getpid():
             self._start_writer()
@@ -260,15 +257,17 @@ class OutputHandler(logging.StreamHandler):
 _output: OutputHandler | None = None
 
 
-def log_access(method: str, path: str, status: int, duration_ms: float | None,
+def log_access(method: str, path: str, status: int, started: float | None,
                request_id: str) -> None:
-    """The access log's line for one request (app.core.edge), at INFO on `app.access`.
+    """The access log's line for one request (app.core.edge), at INFO on `app.access`;
+    `started` is the request's time.perf_counter() at its start.
 
     With JSON output it goes straight to the shop's stdout handler (OutputHandler.access),
     the one place operators collect it; a handler someone else added to the root logger sees
     every other line but not these. Otherwise it is an ordinary log record."""
     if not _ACCESS_LOG.isEnabledFor(logging.INFO):
         return
+    duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
     user_id = request_user_id()
     output = _output
     if (

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from run_tests import find_binary
 from tests.conftest import ROOT
 
 
@@ -52,7 +51,7 @@ def test_benchmark_smoke_run_writes_a_report(tmp_path):
 
     # PostgreSQL alone replays exactly the statements the uncached list runs.
     alone = measured["product_list_uncached"]["database_alone"]
-    if shutil.which("pgbench") or list(Path("/usr/lib/postgresql").glob("*/bin/pgbench")):
+    if find_binary("pgbench"):
         assert alone["rps"] > 0
         assert alone["statements"] == results["sql"]["product_list_uncached"]["statements"]
     else:
