@@ -323,10 +323,10 @@ class Kept:
                 self.entries.popitem(last=False)
 
 
-def kept(name: str, size: int) -> Kept:
+def kept(name: str, size: int, app: Flask | None = None) -> Kept:
     """The app's Kept store called `name` (made on first use)."""
-    extensions = current_app.extensions
-    key = f"shop_kept_{name}"
+    extensions = (app or current_app).extensions
+    key = "shop_kept_" + name
     found = extensions.get(key)
     if found is None:
         found = extensions.setdefault(key, Kept(size))
@@ -344,8 +344,11 @@ def register_invalidation(app: Flask) -> None:
 
 
 def bus(app: Flask | None = None) -> InvalidationBus | None:
-    app = app or (current_app if has_app_context() else None)
-    return app.extensions.get(_EXTENSION) if app is not None else None
+    if app is None:
+        if not has_app_context():
+            return None
+        app = current_app._get_current_object()
+    return app.extensions.get(_EXTENSION)
 
 
 def announce_now(*tags: str) -> None:

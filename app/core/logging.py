@@ -26,11 +26,14 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import NoInspectionAvailable
 
 
-def request_user_id() -> int | None:
-    """The id of whoever the current request acts for, as far as it is known yet."""
-    identity = request.environ.get("shop.identity")
+def request_user_id(environ: dict | None = None, context=None) -> int | None:
+    """The id of whoever the current request acts for, as far as it is known yet. A caller
+    that holds the request's WSGI environ and its `g` passes them (no proxy lookups)."""
+    identity = (request.environ if environ is None else environ).get("shop.identity")
     user_id = getattr(identity, "user_id", None)
-    return user_id if user_id is not None else _user_id(g.get("auth_user"))
+    if user_id is not None:
+        return user_id
+    return _user_id((g if context is None else context).get("auth_user"))
 
 
 class RequestContextFilter(logging.Filter):
@@ -258,7 +261,7 @@ _output: OutputHandler | None = None
 
 
 def log_access(method: str, path: str, status: int, started: float | None,
-               request_id: str) -> None:
+               request_id: str, user_id: int | None) -> None:
     """The access log's line for one request (app.core.edge), at INFO on `app.access`;
     `started` is the request's time.perf_counter() at its start.
 
@@ -268,7 +271,6 @@ def log_access(method: str, path: str, status: int, started: float | None,
     if not _ACCESS_LOG.isEnabledFor(logging.INFO):
         return
     duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
-    user_id = request_user_id()
     output = _output
     if (
         output is not None

@@ -27,6 +27,7 @@ from app.core.versioned_cache import VersionedCache
 
 # Responses each process keeps per namespace (a few KB each).
 LOCAL_RESPONSES = 2048
+JSON_CONTENT_TYPE = "application/json"
 
 
 def cached_response(
@@ -42,30 +43,35 @@ def cached_response(
     authenticated). `kept_as` names a store of its own (default: the namespace's), so that
     pages of one kind cannot push out another's."""
 
+    store_name = f"{kept_as or namespace.namespace}_responses"
+
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
             caller = per_caller() if per_caller is not None else None
-            channel = invalidation.bus()
+            app = current_app._get_current_object()
+            channel = invalidation.bus(app)
             if channel is None:
                 return view(*args, **kwargs)
-            epoch, version = namespace.current_stamp()
+            epoch, version = namespace.current_stamp(app)
             if epoch is None:
                 return view(*args, **kwargs)
             stamp = (epoch, version, *(channel.generation(tag) for tag in (tags(**kwargs) if tags else ())))
             req = request._get_current_object()
             key = (req.path, req.query_string, caller)
-            store = invalidation.kept(f"{kept_as or namespace.namespace}_responses", LOCAL_RESPONSES)
+            store = invalidation.kept(store_name, LOCAL_RESPONSES, app)
             body = store.get(key, stamp)
             if body is not None:
-                return current_app.response_class(body, mimetype="application/json")
+                # content_type rather than mimetype: the same header, without working out
+                # whether a charset belongs to it on every hit.
+                return app.response_class(body, content_type=JSON_CONTENT_TYPE)
             response = view(*args, **kwargs)
             if (
                 response.status_code == 200
                 and response.mimetype == "application/json"
                 and not response.is_streamed
             ):
-                ttl = current_app.config[namespace.ttl_setting]
+                ttl = app.config[namespace.ttl_setting]
                 store.put(key, stamp, time.time() + ttl, response.get_data())
             return response
 

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import current_app
+from flask import Flask, current_app
 
 from app.core import invalidation
 from app.extensions import cache
@@ -70,9 +70,9 @@ class VersionedCache:
         self.version_key = f"{namespace}:version"
         self.ttl_setting = ttl_setting
 
-    def _health(self) -> _CacheHealth:
-        extensions = current_app.extensions
-        key = f"{self.namespace}_cache_health"
+    def _health(self, app: Flask | None = None) -> _CacheHealth:
+        extensions = (app or current_app).extensions
+        key = self.namespace + "_cache_health"
         health = extensions.get(key)
         if health is None:
             health = extensions.setdefault(key, _CacheHealth(self.namespace))
@@ -112,12 +112,13 @@ class VersionedCache:
         """The namespace's version, or None when the cache cannot be used right now."""
         return self.current_stamp()[1]
 
-    def current_stamp(self) -> tuple[int | None, int | None]:
+    def current_stamp(self, app: Flask | None = None) -> tuple[int | None, int | None]:
         """(epoch, version): the version as above; the invalidation channel's epoch when the
         version is known from that channel, so that entries kept in this process may be
-        served (None when this process is out of touch with it)."""
-        health = self._health()
-        channel = invalidation.bus()
+        served (None when this process is out of touch with it). `app` saves looking up the
+        current app for a caller that holds it."""
+        health = self._health(app)
+        channel = invalidation.bus(app)
         epoch = channel.sync() if channel is not None and not health.bump_pending else None
         if epoch is not None:
             known = channel.version(self.namespace)
