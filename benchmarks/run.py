@@ -82,8 +82,13 @@ WORKERS, THREADS = "2", "4"
 # Length of each paired ceiling/scenario run, and tries per pair (measure()).
 PAIR_SECONDS = 1.0
 ATTEMPTS = 4
-# Scenarios whose requests always reach PostgreSQL: also measured as PostgreSQL alone.
+# Scenarios whose requests always reach PostgreSQL: also measured as PostgreSQL alone. The
+# reads are replayed in a transaction that is rolled back; the add to cart as the shop runs it
+# (one statement committing on its own), with fresh ids for what must be unique.
 ALONE = ("product_list_uncached", "product_list_deep")
+ALONE_WRITES = ("add_to_cart_contention",)
+_UUID_LITERAL = re.compile(
+    r"'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'::VARCHAR")
 CONNECTIONS = 16
 ADDRESS = {"full_name": "Guest Buyer", "address_line_1": "1 Market Street",
            "address_line_2": "", "city": "York", "postcode": "YO1 1AA"}
@@ -645,12 +650,25 @@ def captured_statements(app, request: dict) -> list[str]:
                 for statement, parameters in seen]
 
 
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs since boot (Linux), or (0, 0) elsewhere."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+    except OSError:
+        return 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def database_alone(app, database_url: str, request: dict, seconds: float,
-                   workdir: Path) -> dict | None:
+                   workdir: Path, *, commits: bool = False) -> dict | None:
     """What PostgreSQL alone serves of one request: the statements the request runs,
-    replayed by pgbench (no Python, no HTTP) in a transaction each, from as many connections
-    as the shop's workers have threads. An upper bound for that endpoint on this machine,
-    whatever the Python side does. None without pgbench."""
+    replayed by pgbench (no Python, no HTTP) from as many connections as the shop's workers
+    have threads, in a transaction each that is rolled back, or with `commits` one statement
+    at a time as the shop's autocommit write runs them, each id that must be unique made anew.
+    Also the share of the machine's CPU that was busy meanwhile: below 1, something other
+    than the CPU (a row lock everybody queues for) set the rate. None without pgbench."""
     from run_tests import find_binary
 
     pgbench = find_binary("pgbench")
@@ -658,18 +676,27 @@ def database_alone(app, database_url: str, request: dict, seconds: float,
         return None
     statements = captured_statements(app, request)
     script = workdir / f"alone-{uuid.uuid4().hex[:8]}.sql"
-    script.write_text("BEGIN;\n" + "".join(f"{line};\n" for line in statements) + "ROLLBACK;\n")
+    if commits:
+        script.write_text("".join(
+            _UUID_LITERAL.sub("gen_random_uuid()::text", line) + ";\n" for line in statements))
+    else:
+        script.write_text(
+            "BEGIN;\n" + "".join(f"{line};\n" for line in statements) + "ROLLBACK;\n")
     clients = int(WORKERS) * int(THREADS)
     url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    busy_before, total_before = _cpu_times()
     finished = subprocess.run(
         [pgbench, "-n", "-M", "prepared", "-f", str(script), "-c", str(clients), "-j",
          WORKERS, "-T", str(max(int(seconds), 1)), url],
         capture_output=True, text=True, check=False)
+    busy_after, total_after = _cpu_times()
     match = re.search(r"tps = ([0-9.]+)", finished.stdout)
     if finished.returncode != 0 or match is None:
         raise RuntimeError(f"pgbench failed: {finished.stderr[-2000:]}")
+    total = total_after - total_before
     return {"rps": round(float(match.group(1)), 1), "statements": len(statements),
-            "clients": clients, "seconds": max(int(seconds), 1)}
+            "clients": clients, "seconds": max(int(seconds), 1), "commits": commits,
+            "cpu_busy": round((busy_after - busy_before) / total, 3) if total > 0 else None}
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -917,10 +944,11 @@ def run(args) -> dict:
             outcome["worker_restarts_so_far"] = servers[scenario.server].restarts()
             if scenario.key == "add_to_cart_contention":
                 outcome["stock_check"] = stock_check(database_url, fixtures["hot"])
-            if scenario.key in ALONE:
+            if scenario.key in ALONE or scenario.key in ALONE_WRITES:
                 servers[scenario.server].wait_idle()
                 outcome["database_alone"] = database_alone(
-                    nocache_app, database_url, scenario.requests[0], settings.duration, workdir)
+                    nocache_app, database_url, scenario.requests[0], settings.duration, workdir,
+                    commits=scenario.key in ALONE_WRITES)
             results["scenarios"].append(outcome)
         print("  ceiling again (drift) ...", flush=True)
         for tool in ceiling_tools:

@@ -49,13 +49,21 @@ def test_benchmark_smoke_run_writes_a_report(tmp_path):
     assert results["oversell"]["accepted"] == results["oversell"]["stock"]
     assert results["oversell"]["oversold_units"] == 0
 
-    # PostgreSQL alone replays exactly the statements the uncached list runs.
-    alone = measured["product_list_uncached"]["database_alone"]
+    # PostgreSQL alone replays exactly the statements the uncached list and the contended
+    # add to cart run; the add's replay commits (new guests each time, so no unique id
+    # collides and every replayed request succeeds).
+    for key in ("product_list_uncached", "add_to_cart_contention"):
+        alone = measured[key]["database_alone"]
+        if find_binary("pgbench"):
+            assert alone["rps"] > 0, key
+            assert alone["statements"] == results["sql"][key]["statements"], key
+            assert 0 < alone["cpu_busy"] <= 1, key
+            assert alone["bound"] <= alone["ratio"], key
+        else:
+            assert alone is None
     if find_binary("pgbench"):
-        assert alone["rps"] > 0
-        assert alone["statements"] == results["sql"]["product_list_uncached"]["statements"]
-    else:
-        assert alone is None
+        assert measured["add_to_cart_contention"]["database_alone"]["commits"]
+        assert not measured["product_list_uncached"]["database_alone"]["commits"]
 
     structural = [t for t in results["targets"] if t["target"].startswith(("SQL", "same"))]
     assert structural and all(t["met"] for t in structural), structural
