@@ -82,11 +82,12 @@ WORKERS, THREADS = "2", "4"
 # Length of each paired ceiling/scenario run, and tries per pair (measure()).
 PAIR_SECONDS = 1.0
 ATTEMPTS = 4
-# Scenarios whose requests always reach PostgreSQL: also measured as PostgreSQL alone. The
-# reads are replayed in a transaction that is rolled back; the add to cart as the shop runs it
-# (one statement committing on its own), with fresh ids for what must be unique.
-ALONE = ("product_list_uncached", "product_list_deep")
-ALONE_WRITES = ("add_to_cart_contention",)
+# Scenarios whose requests always reach PostgreSQL: also measured as PostgreSQL alone, each
+# with whether its replay commits. The reads are replayed in a transaction that is rolled
+# back; the add to cart as the shop runs it (one statement committing on its own), with fresh
+# ids for what must be unique.
+ALONE = {"product_list_uncached": False, "product_list_deep": False,
+         "add_to_cart_contention": True}
 _UUID_LITERAL = re.compile(
     r"'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'::VARCHAR")
 CONNECTIONS = 16
@@ -944,11 +945,11 @@ def run(args) -> dict:
             outcome["worker_restarts_so_far"] = servers[scenario.server].restarts()
             if scenario.key == "add_to_cart_contention":
                 outcome["stock_check"] = stock_check(database_url, fixtures["hot"])
-            if scenario.key in ALONE or scenario.key in ALONE_WRITES:
+            if scenario.key in ALONE:
                 servers[scenario.server].wait_idle()
                 outcome["database_alone"] = database_alone(
                     nocache_app, database_url, scenario.requests[0], settings.duration, workdir,
-                    commits=scenario.key in ALONE_WRITES)
+                    commits=ALONE[scenario.key])
             results["scenarios"].append(outcome)
         print("  ceiling again (drift) ...", flush=True)
         for tool in ceiling_tools:

@@ -68,14 +68,14 @@ class VersionedCache:
     def __init__(self, namespace: str, *, ttl_setting: str):
         self.namespace = namespace
         self.version_key = f"{namespace}:version"
+        self.health_key = f"{namespace}_cache_health"  # in app.extensions
         self.ttl_setting = ttl_setting
 
     def _health(self, app: Flask | None = None) -> _CacheHealth:
         extensions = (app or current_app).extensions
-        key = self.namespace + "_cache_health"
-        health = extensions.get(key)
+        health = extensions.get(self.health_key)
         if health is None:
-            health = extensions.setdefault(key, _CacheHealth(self.namespace))
+            health = extensions.setdefault(self.health_key, _CacheHealth(self.namespace))
         return health
 
     @staticmethod
