@@ -2,6 +2,7 @@
 
 import time
 
+import jwt
 from sqlalchemy import select
 
 from app.auth.models import AuthSession
@@ -80,12 +81,15 @@ def test_login_email_is_case_insensitive(client, accounts, admin_client):
 def test_refresh_flow_after_access_token_expiry(make_app, accounts, admin_client):
     from datetime import timedelta
 
-    app = make_app(JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=1))
+    # The exp claim is whole seconds, so a one-second token can expire almost at once;
+    # three seconds leave room for the first read, and the test waits for the claim itself.
+    app = make_app(JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=3))
     client = new_client(app)
     email = accounts.verified(client)
     accounts.login(client, email)
     assert client.get("/user/").status_code == 200
-    time.sleep(1.5)
+    access = jwt.decode(client.get_cookie("access_token").value, options={"verify_signature": False})
+    time.sleep(max(0.0, access["exp"] - time.time()) + 0.2)
     expired = client.get("/user/")
     assert expired.status_code == 401
     assert expired.get_json()["error"] == "Missing or invalid token"
