@@ -69,6 +69,12 @@ def enrich(results: dict) -> None:
         if alone and ceiling:
             alone["ratio"] = round(alone["rps"] / ceiling, 3)
             alone["bound"] = round(alone_bound(alone["ratio"], alone.get("cpu_busy")), 3)
+        floor = scenario.get("stack_floor")
+        if floor:
+            floor_ceiling = floor.get("paired_ceiling_rps") or ceiling
+            floor["ratio"] = floor.get("paired_ratio")
+            if floor["ratio"] is None and floor.get("rps") and floor_ceiling:
+                floor["ratio"] = round(floor["rps"] / floor_ceiling, 3)
         base_key = scenario["key"].removesuffix("_large")
         if base_key in sql:
             scenario["sql_statements"] = sql[base_key]["statements"]
@@ -91,6 +97,11 @@ def judge(results: dict) -> list[dict]:
             verdict["database_alone"] = alone["ratio"]
             verdict["bound"] = alone["bound"]
             verdict["reachable"] = alone["bound"] >= minimum
+        floor = scenario.get("stack_floor")
+        if floor and floor.get("ratio") is not None:
+            # What the prescribed stack reaches doing only what it must for these requests.
+            verdict["stack_floor"] = floor["ratio"]
+            verdict["stack_reachable"] = floor["ratio"] >= minimum
         verdicts.append(verdict)
     sql = results.get("sql", {})
     for key, limit in SQL_LIMITS.items():
@@ -154,9 +165,13 @@ def _fmt(value, digits=1) -> str:
 def _verdict(verdict: dict) -> str:
     if verdict["met"]:
         return "yes"
+    reasons = []
     if verdict.get("reachable") is False:
-        return (f"**no**; out of reach here: at most {verdict['bound']} with PostgreSQL on the "
-                "same CPUs")
+        reasons.append(f"at most {verdict['bound']} with PostgreSQL on the same CPUs")
+    if verdict.get("stack_reachable") is False:
+        reasons.append(f"the stack floor reaches {verdict['stack_floor']}")
+    if reasons:
+        return "**no**; out of reach here: " + "; ".join(reasons)
     return "**no**"
 
 
@@ -229,6 +244,28 @@ def markdown(results: dict, verdicts: list[dict], chart: str | None) -> str:
                          f"{_fmt(figures['rps'])} | {_fmt(figures.get('ratio'), 2)} | "
                          f"{_fmt(figures.get('cpu_busy'), 2)} | "
                          f"{_fmt(figures.get('bound'), 2)} | {_fmt(scenario.get('ratio'), 2)} |")
+        lines.append("")
+    floors = [scenario for scenario in rows if scenario.get("stack_floor")]
+    if floors:
+        lines += ["## Stack floor", "",
+                  "The same requests answered by `benchmarks/floor_app.py` under the same "
+                  "gunicorn command: only what the stack the design prescribes must do for them "
+                  "(flask-smorest and the shop's marshmallow schemas, the shop's own SQL "
+                  "statement through a SQLAlchemy engine, flask-jwt-extended's two tokens and "
+                  "cookies, one Redis PUBLISH), without the shop's frontend-secret check, rate "
+                  "limit, ORM session, access log, error handling or the wait that makes the "
+                  "announcement reach every process first. Paired with the ceiling like every "
+                  "scenario. What it reaches bounds the shop's endpoint with this stack here.",
+                  "",
+                  "| scenario | floor rps | floor's ratio | shop's ratio | shop / floor |",
+                  "|---|---|---|---|---|"]
+        for scenario in floors:
+            floor = scenario["stack_floor"]
+            share = (round(scenario["ratio"] / floor["ratio"], 2)
+                     if scenario.get("ratio") and floor.get("ratio") else None)
+            lines.append(f"| {scenario['title']} | {_fmt(floor['rps'])} | "
+                         f"{_fmt(floor.get('ratio'), 2)} | {_fmt(scenario.get('ratio'), 2)} | "
+                         f"{_fmt(share, 2)} |")
         lines.append("")
     sql = results.get("sql", {})
     if sql:

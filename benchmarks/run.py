@@ -2,13 +2,14 @@
 
 One run: creates a throwaway PostgreSQL database (found as run_tests.py finds its server)
 and claims a Redis database number, applies the migrations, generates the standard data
-set, starts the fake Stripe, then three servers with the identical production gunicorn
+set, starts the fake Stripe, then four servers with the identical production gunicorn
 command (gunicorn.conf.py, FLASK_ENV=production, every secret given, 2 workers x 4 threads,
 bound to 127.0.0.1):
 
     ceiling   benchmarks/ceiling_app.py, a minimal Flask app answering a small JSON object
     shop      the shop (run:app), caches on Redis as in production
     nocache   the shop with CACHE_TYPE=NullCache (every read goes to PostgreSQL)
+    floor     benchmarks/floor_app.py, the least the prescribed stack does for a new guest's add
 
 Load comes from another process: wrk (installed with apt-get when missing and allowed) or
 benchmarks/loadgen.py where a scenario needs a fresh cookie or body per request; ratios are
@@ -88,6 +89,12 @@ ATTEMPTS = 4
 # ids for what must be unique.
 ALONE = {"product_list_uncached": False, "product_list_deep": False,
          "add_to_cart_contention": True}
+# Scenarios also measured on a server doing only what the prescribed stack must do for the
+# same requests (the stack floor): scenario key -> that server (benchmarks/floor_app.py).
+FLOORS = {"add_to_cart_contention": "floor"}
+# Scenarios of the large data set (run_large).
+LARGE_KEYS = ("dashboard_large", "admin_orders_large", "order_history_large",
+              "product_list_cached_large")
 _UUID_LITERAL = re.compile(
     r"'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'::VARCHAR")
 CONNECTIONS = 16
@@ -103,12 +110,18 @@ class Settings:
     repeats: int
     pool: int  # prepared carts / snapshots per write scenario
     large: bool
+    only: frozenset[str] = frozenset()  # scenario keys to measure (empty: every one)
+
+    def wanted(self, key: str) -> bool:
+        return not self.only or key in self.only
 
 
 def settings_for(args) -> Settings:
+    only = frozenset(key.strip() for key in (args.only or "").split(",") if key.strip())
     if args.smoke:
-        return Settings(True, 0.0, 0.7, 1, 60, False)
-    return Settings(False, args.warmup, args.duration, args.repeats, args.pool, not args.skip_large)
+        return Settings(True, 0.0, 0.7, 1, 60, False, only)
+    large = not args.skip_large and (not only or bool(only & set(LARGE_KEYS)))
+    return Settings(False, args.warmup, args.duration, args.repeats, args.pool, large, only)
 
 
 # --- processes --------------------------------------------------------------------------------
@@ -906,7 +919,8 @@ def run(args) -> dict:
     env = server_env(database_url, redis_url, stripe.url, media)
     servers: dict[str, Server] = {}
     results: dict = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                     "mode": "smoke" if settings.smoke else "full", "machine": machine(),
+                     "mode": ("smoke" if settings.smoke else "full") + (" partial" if settings.only else ""),
+                     "machine": machine(),
                      "settings": {"warmup_s": settings.warmup, "duration_s": settings.duration,
                                   "repeats": settings.repeats, "connections": CONNECTIONS,
                                   "gunicorn_workers": int(WORKERS),
@@ -917,13 +931,19 @@ def run(args) -> dict:
         servers["shop"] = Server("shop", "run:app", env, workdir)
         servers["nocache"] = Server("nocache", "run:app", {**env, "CACHE_TYPE": "NullCache"},
                                     workdir)
+        servers["floor"] = Server("floor", "benchmarks.floor_app:app", env, workdir)
         servers["ceiling"].wait_ready("/hello")
+        servers["floor"].wait_ready("/hello")
         servers["shop"].wait_ready("/healthz")
         servers["nocache"].wait_ready("/healthz")
         results["command"] = " ".join(servers["shop"].command[1:-1]) + " APP"
         app = in_process_app(env)
         nocache_app = in_process_app(env, CACHE_TYPE="NullCache")
         scenarios, fixtures = build_scenarios(info, database_url, servers["shop"], app, settings)
+        unknown = settings.only - {scenario.key for scenario in scenarios} - set(LARGE_KEYS)
+        if unknown:
+            known = ", ".join([scenario.key for scenario in scenarios] + list(LARGE_KEYS))
+            raise SystemExit(f"--only: no scenario {', '.join(sorted(unknown))}; known: {known}")
 
         ceiling_tools = ["py"] + (["wrk"] if tools["wrk"] else [])
         for tool in ceiling_tools:
@@ -933,6 +953,8 @@ def run(args) -> dict:
             results["ceiling"][tool] = measure(scenario, servers["ceiling"], tools, settings,
                                                workdir)
         for scenario in scenarios:
+            if not settings.wanted(scenario.key):
+                continue
             print(f"  {scenario.title} ...", flush=True)
             if scenario.prepare is not None:
                 scenario.requests = scenario.prepare()
@@ -945,6 +967,17 @@ def run(args) -> dict:
             outcome["worker_restarts_so_far"] = servers[scenario.server].restarts()
             if scenario.key == "add_to_cart_contention":
                 outcome["stock_check"] = stock_check(database_url, fixtures["hot"])
+            if scenario.key in FLOORS:
+                print("    its stack floor ...", flush=True)
+                floor = Scenario(f"{scenario.key}_floor", f"{scenario.title}: stack floor",
+                                 FLOORS[scenario.key], scenario.requests, group="floor")
+                outcome["stack_floor"] = measure(floor, servers[floor.server], tools, settings,
+                                                 workdir, ceiling=beside)
+                servers[floor.server].wait_idle()
+                if scenario.key == "add_to_cart_contention":
+                    # The floor's adds are real ones: units reserved, books still agreeing.
+                    outcome["stack_floor"]["stock_check"] = stock_check(database_url,
+                                                                        fixtures["hot"])
             if scenario.key in ALONE:
                 servers[scenario.server].wait_idle()
                 outcome["database_alone"] = database_alone(
@@ -1019,6 +1052,9 @@ def run_large(pg_server, redis_url, env, tools, settings, workdir, results) -> d
         ]
         outcome = {"scenarios": []}
         for scenario in scenarios:
+            if not settings.wanted(scenario.key):
+                continue
+            assert scenario.key in LARGE_KEYS, scenario.key
             print(f"  {scenario.title} ...", flush=True)
             measured = measure(scenario, shop, tools, settings, workdir)
             shop.wait_idle()
@@ -1051,6 +1087,9 @@ def main(argv: list[str]) -> int:
                         help="skip the large data set (1,000,000 orders)")
     parser.add_argument("--python-only", action="store_true",
                         help="use benchmarks/loadgen.py for every scenario, even when wrk exists")
+    parser.add_argument("--only", metavar="KEYS",
+                        help="comma-separated scenario keys to measure (e.g. "
+                             "add_to_cart_contention); the report is named <date>-partial")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results",
                         help="folder for <date>.json, <date>.md and <date>.png")
@@ -1058,6 +1097,12 @@ def main(argv: list[str]) -> int:
     results = run(args)
     args.output.mkdir(parents=True, exist_ok=True)
     stem = dt.date.today().isoformat() + ("-smoke" if args.smoke else "")
+    stem += "-partial" if args.only else ""
+    # A second run on the same day gets its own files; an earlier report is never replaced.
+    taken, number = stem, 1
+    while (args.output / f"{stem}.json").exists():
+        number += 1
+        stem = f"{taken}-{number}"
     paths = report.write(results, args.output, stem)
     for path in paths:
         print(f"wrote {path}")

@@ -45,7 +45,18 @@ def test_benchmark_smoke_run_writes_a_report(tmp_path):
         assert scenario["errors"] == 0, (scenario["key"], scenario["runs"])
     assert results["ceiling"]["py"]["rps"] > 0
 
-    assert measured["add_to_cart_contention"]["stock_check"]["oversold_units"] == 0
+    contention = measured["add_to_cart_contention"]
+    assert contention["stock_check"]["oversold_units"] == 0
+    # The stack floor answered the same adds for real: more units reserved, books agreeing.
+    floor = contention["stack_floor"]
+    assert floor["requests"] > 0 and floor["errors"] == 0, floor["runs"]
+    assert floor["stock_check"]["reserved_stock"] > contention["stock_check"]["reserved_stock"]
+    assert floor["stock_check"]["books_agree"] and floor["stock_check"]["oversold_units"] == 0
+    assert floor["ratio"] > 0
+    [verdict] = [t for t in results["targets"] if t["target"].startswith(contention["title"])]
+    assert verdict["stack_floor"] == floor["ratio"]
+    summary = (tmp_path / reports[0].name.replace(".json", ".md")).read_text()
+    assert "## Stack floor" in summary
     assert results["oversell"]["accepted"] == results["oversell"]["stock"]
     assert results["oversell"]["oversold_units"] == 0
 
