@@ -31,7 +31,7 @@ product_blp = Blueprint(
 
 
 @category_blp.route("/", methods=["GET"])
-@cached_response(CATALOG)
+@cached_response(CATALOG, public=True)
 @category_blp.response(200, CategorySchema(many=True))
 def list_categories():
     """List every category in id order."""
@@ -39,7 +39,7 @@ def list_categories():
 
 
 @category_blp.route("/<int:category_id>", methods=["GET"])
-@cached_response(CATALOG)
+@cached_response(CATALOG, public=True)
 @category_blp.response(200, CategorySchema)
 @category_blp.alt_response(400, schema=ErrorSchema, description="Category not found")
 def get_category(category_id):
@@ -48,7 +48,7 @@ def get_category(category_id):
 
 
 @product_blp.route("/", methods=["GET"])
-@cached_response(CATALOG)
+@cached_response(CATALOG, public=True)
 @product_blp.arguments(ProductQueryArgsSchema, location="query", as_kwargs=True)
 @product_blp.response(200, ProductPageSchema)
 @product_blp.alt_response(400, schema=ErrorSchema, description="Invalid page or search text")
@@ -60,7 +60,7 @@ def list_products(page, per_page, category_id=None, sort_by=None, q=None):
 
 
 @product_blp.route("/featured-product", methods=["GET"])
-@cached_response(CATALOG)
+@cached_response(CATALOG, public=True)
 @product_blp.response(200, ShopProductSchema(many=True))
 @product_blp.alt_response(400, schema=ErrorSchema, description="No featured product in stock")
 def list_featured_products():
@@ -69,7 +69,7 @@ def list_featured_products():
 
 
 @product_blp.route("/<int:product_id>", methods=["GET"])
-@cached_response(CATALOG, tags=lambda product_id: [product_tag(product_id)])
+@cached_response(CATALOG, tags=lambda product_id: [product_tag(product_id)], public=True)
 @product_blp.response(200, ProductDetailSchema)
 @product_blp.alt_response(400, schema=ErrorSchema, description="Product not found")
 def get_product(product_id):
@@ -78,7 +78,7 @@ def get_product(product_id):
 
 
 @product_blp.route("/product-image/<int:product_id>", methods=["GET"])
-@cached_response(CATALOG)
+@cached_response(CATALOG, public=True)
 @product_blp.response(200, ProductImageSchema)
 @product_blp.alt_response(400, schema=ErrorSchema, description="Product or image not found")
 def get_product_image(product_id):

@@ -9,6 +9,12 @@ answers (the cached catalogue pages cost little more than these hooks):
 - after: CORS for the storefront's origin (contract §1.7), `Vary: Origin`, the request id
   header, and one access-log line.
 
+Before either, ShopFlask.wsgi_app answers a GET whose public answer this process keeps
+(app.core.response_cache) by itself, with what these hooks would have added and checked:
+such a request never reaches Flask's routing, contexts or hooks, so the catalogue pages
+every visitor reads cost less than a hello-world Flask request. Anything else, and any
+kept answer that is not current, goes through Flask as usual.
+
 CORS is this small policy rather than a general extension: one allowed origin, credentials,
 and preflights answered by Flask's automatic OPTIONS with the methods, headers and max-age
 below.
@@ -16,6 +22,7 @@ below.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 
@@ -23,7 +30,10 @@ from flask import Flask, g, request
 from flask.sessions import SecureCookieSessionInterface
 
 from app.core.logging import log_access, request_user_id
-from app.core.security import check_frontend_secret, check_same_origin
+from app.core.response_cache import JSON_CONTENT_TYPE, kept_answer
+from app.core.security import check_frontend_secret, check_same_origin, frontend_secret_supplied
+
+log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"
@@ -44,17 +54,64 @@ def request_id_from(incoming: str) -> str:
     return f"{random.getrandbits(128):032x}"
 
 
+def cors_headers(environ: dict, allowed_origin: str, method: str) -> list[tuple[str, str]]:
+    """The CORS headers of an answer: a grant for the storefront's origin only."""
+    origin = environ.get("HTTP_ORIGIN")
+    if origin is None or origin.rstrip("/") != allowed_origin:
+        return []
+    headers = [("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Credentials", "true")]
+    if method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ:
+        headers += [("Access-Control-Allow-Methods", CORS_METHODS),
+                    ("Access-Control-Allow-Headers", CORS_HEADERS),
+                    ("Access-Control-Max-Age", CORS_MAX_AGE)]
+    return headers
+
+
 class ShopFlask(Flask):
-    """Flask, except that whether a hook or view is a coroutine function is looked up once
-    per function instead of on every call: Flask asks it of the view and of every
-    before-request, after-request and teardown function of every request (ensure_sync),
-    and the answer never changes. The shop's functions are all synchronous."""
+    """Flask, with kept public answers served before Flask is involved (module docstring),
+    and whether a hook or view is a coroutine function looked up once per function instead
+    of on every call: Flask asks it of the view and of every before-request, after-request
+    and teardown function of every request (ensure_sync), and the answer never changes. The
+    shop's functions are all synchronous."""
 
     _known_sync_limit = 4096
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._known_sync: set = set()
+        # Set by register_edge: the storefront's origin, when kept answers are served here.
+        self.edge_origin: str | None = None
+
+    def wsgi_app(self, environ, start_response):
+        if self.edge_origin is not None and environ.get("REQUEST_METHOD") == "GET":
+            answered = self._answer_kept(environ, start_response)
+            if answered is not None:
+                return answered
+        return super().wsgi_app(environ, start_response)
+
+    def _answer_kept(self, environ, start_response):
+        """The kept public answer to this GET with the edge's headers and access-log line,
+        or None to let Flask answer (nothing kept or current, or the frontend secret
+        missing: Flask then refuses the request in the usual way)."""
+        started = time.perf_counter()
+        config = self.config
+        if config["ENFORCE_FRONTEND_SECRET"] and not frontend_secret_supplied(environ, config):
+            return None
+        try:
+            found = kept_answer(self, environ)
+        except Exception:  # noqa: BLE001 - Flask answers instead, with its error handling
+            log.exception("kept answer lookup failed")
+            return None
+        if found is None:
+            return None
+        body, path = found
+        request_id = request_id_from(environ.get(_REQUEST_ID_ENVIRON, ""))
+        headers = [("Content-Type", JSON_CONTENT_TYPE), ("Content-Length", str(len(body))),
+                   *cors_headers(environ, self.edge_origin, "GET"),
+                   ("Vary", "Origin"), (REQUEST_ID_HEADER, request_id)]
+        start_response("200 OK", headers)
+        log_access("GET", path, 200, started, request_id, None)
+        return [body]
 
     def ensure_sync(self, func):
         known = self._known_sync
@@ -72,6 +129,9 @@ class ShopFlask(Flask):
 def register_edge(app: Flask) -> None:
     allowed_origin = app.config["FRONTEND_ORIGIN_URL"].rstrip("/")
     app.session_interface = NoCookieSessions()
+    if isinstance(app, ShopFlask) and not app.config.get("METRICS_ENABLED"):
+        # With metrics on, every answer must pass Flask's hooks to be counted.
+        app.edge_origin = allowed_origin
 
     # The hooks take the request and `g` out of their proxies once each, and use the app they
     # are registered on: they run on every request, and a proxy lookup costs about as much
@@ -91,14 +151,9 @@ def register_edge(app: Flask) -> None:
         context = g._get_current_object()
         environ = req.environ
         headers = response.headers
-        origin = environ.get("HTTP_ORIGIN")
-        if origin is not None and origin.rstrip("/") == allowed_origin:
-            headers["Access-Control-Allow-Origin"] = origin
-            headers["Access-Control-Allow-Credentials"] = "true"
-            if req.method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ:
-                headers["Access-Control-Allow-Methods"] = CORS_METHODS
-                headers["Access-Control-Allow-Headers"] = CORS_HEADERS
-                headers["Access-Control-Max-Age"] = CORS_MAX_AGE
+        if "HTTP_ORIGIN" in environ:
+            for name, value in cors_headers(environ, allowed_origin, req.method):
+                headers[name] = value
         if "Vary" in headers:
             response.vary.add("Origin")
         else:

@@ -12,6 +12,12 @@ without a round trip), so a write made through the API is never hidden by it.
 Only 200 answers are kept; errors are computed every time. With no invalidation channel
 (development without Redis, NullCache) or while out of touch with it, every request runs
 the view.
+
+A `public=True` answer (the same for every caller, behind no guard) is also served at the
+request edge: the next GET of the same raw path and query string is answered by
+kept_answer() before Flask builds a request, routes it or runs any hook (app.core.edge
+adds what its hooks would have added). It is checked against the same stamp, so it is
+exactly as fresh as an answer served here.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ from app.core.versioned_cache import VersionedCache
 # Responses each process keeps per namespace (a few KB each).
 LOCAL_RESPONSES = 2048
 JSON_CONTENT_TYPE = "application/json"
+# Where each public answer kept by this process lives, by the raw GET that asked for it.
+_AT_EDGE = "edge_answers"
+_AT_EDGE_SIZE = 8192
 
 
 def cached_response(
@@ -36,12 +45,17 @@ def cached_response(
     tags: Callable[..., Iterable[str]] | None = None,
     per_caller: Callable[[], object] | None = None,
     kept_as: str | None = None,
+    public: bool = False,
 ) -> Callable:
     """Keep the view's 200 JSON answers while `namespace` and the view's `tags(**kwargs)`
     are unchanged. Answers are the same for every caller unless `per_caller()` names whose
     answer it is (it then runs before anything is served, so it is also where the caller is
     authenticated). `kept_as` names a store of its own (default: the namespace's), so that
-    pages of one kind cannot push out another's."""
+    pages of one kind cannot push out another's. `public` says the answer is the same for
+    everybody and nothing runs before the view (no guard, no blueprint hook), so it may
+    also be served at the request edge (module docstring)."""
+    if public and per_caller is not None:
+        raise ValueError("a per-caller answer is not public")
 
     store_name = f"{kept_as or namespace.namespace}_responses"
 
@@ -56,7 +70,8 @@ def cached_response(
             epoch, version = namespace.current_stamp(app)
             if epoch is None:
                 return view(*args, **kwargs)
-            stamp = (epoch, version, *(channel.generation(tag) for tag in (tags(**kwargs) if tags else ())))
+            tagged = tuple(tags(**kwargs)) if tags else ()
+            stamp = (epoch, version, *(channel.generation(tag) for tag in tagged))
             req = request._get_current_object()
             key = (req.path, req.query_string, caller)
             store = invalidation.kept(store_name, LOCAL_RESPONSES, app)
@@ -72,9 +87,35 @@ def cached_response(
                 and not response.is_streamed
             ):
                 ttl = app.config[namespace.ttl_setting]
-                store.put(key, stamp, time.time() + ttl, response.get_data())
+                valid_until = time.time() + ttl
+                store.put(key, stamp, valid_until, response.get_data())
+                if public and req.method == "GET":
+                    invalidation.kept(_AT_EDGE, _AT_EDGE_SIZE, app).put(
+                        _raw_request(req.environ), None, valid_until, (namespace, tagged, store, key)
+                    )
             return response
 
         return wrapper
 
     return decorator
+
+
+def _raw_request(environ: dict) -> tuple[str, str, str]:
+    return (environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""),
+            environ.get("QUERY_STRING", ""))
+
+
+def kept_answer(app, environ: dict) -> tuple[bytes, str] | None:
+    """(body, path) of the public answer this process keeps for the raw GET `environ`, when
+    it is still current; else None. Needs no app context and does no I/O beyond the
+    channel's usual check (VersionedCache.known_stamp)."""
+    found = invalidation.kept(_AT_EDGE, _AT_EDGE_SIZE, app).get(_raw_request(environ))
+    if found is None:
+        return None
+    namespace, tags, store, key = found
+    head = namespace.known_stamp(app)
+    if head is None:
+        return None
+    channel = invalidation.bus(app)
+    body = store.get(key, (*head, *(channel.generation(tag) for tag in tags)))
+    return None if body is None else (body, key[0])

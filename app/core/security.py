@@ -132,10 +132,15 @@ def check_frontend_secret(req, config) -> None:
         return
     if req.method == "OPTIONS" or req.path in SECRET_EXEMPT_PATHS:
         return
-    expected = config.get("FRONTEND_SECRET_HEADER") or ""
-    supplied = req.environ.get("HTTP_X_FRONTEND_SECRET", "")
-    if not expected or not hmac.compare_digest(supplied.encode(), expected.encode()):
+    if not frontend_secret_supplied(req.environ, config):
         raise AppError("Forbidden", code=ErrorCode.FORBIDDEN, status=403)
+
+
+def frontend_secret_supplied(environ: dict, config) -> bool:
+    """Whether the request carries the storefront's shared secret header."""
+    expected = config.get("FRONTEND_SECRET_HEADER") or ""
+    supplied = environ.get("HTTP_X_FRONTEND_SECRET", "")
+    return bool(expected) and hmac.compare_digest(supplied.encode(), expected.encode())
 
 
 def check_same_origin(req) -> None:

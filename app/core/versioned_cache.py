@@ -129,6 +129,19 @@ class VersionedCache:
             channel.learned(self.namespace, version, epoch)
         return (epoch if version is not None else None), version
 
+    def known_stamp(self, app: Flask) -> tuple[int, int] | None:
+        """(epoch, version) when this process knows both from the invalidation channel
+        alone, without asking the cache backend; else None. For a caller outside any app
+        context (the request edge's kept answers, app.core.response_cache)."""
+        if self._health(app).bump_pending:
+            return None
+        channel = invalidation.bus(app)
+        epoch = channel.sync() if channel is not None else None
+        if epoch is None:
+            return None
+        version = channel.version(self.namespace)
+        return None if version is None else (epoch, version)
+
     def _read_version(self, health: _CacheHealth) -> int | None:
         if not health.usable():
             return None

@@ -78,6 +78,21 @@ def test_each_request_is_one_json_line_with_request_id_user_method_path_status_d
     assert line["level"] == "INFO"
 
 
+def test_a_kept_catalogue_page_answered_at_the_edge_still_writes_its_access_line(json_app):
+    app, read_lines = json_app
+    client = new_client(app)
+    for number in (1, 2, 3):  # computed once, then kept
+        response = client.get("/category/", headers={"X-Request-ID": f"kept-{number}"})
+        assert response.status_code == 200
+        assert response.headers["X-Request-ID"] == f"kept-{number}"
+    lines = [line for line in read_lines() if line["logger"] == "app.access"]
+    assert [line["request_id"] for line in lines] == ["kept-1", "kept-2", "kept-3"]
+    assert {(line["method"], line["path"], line["status"]) for line in lines} == {
+        ("GET", "/category/", 200)
+    }
+    assert all(line["duration_ms"] >= 0 and line["user_id"] is None for line in lines)
+
+
 def test_a_bad_incoming_request_id_is_replaced(json_app):
     app, read_lines = json_app
     response = new_client(app).get("/healthz", headers={"X-Request-ID": "<script> id"})
@@ -210,6 +225,15 @@ def test_requests_are_counted_by_url_rule_not_by_raw_path(metrics_app):
         as_text=True
     )
     assert "/product/101" not in exposition
+
+
+def test_with_metrics_on_every_read_of_a_kept_page_is_counted(metrics_app):
+    client = new_client(metrics_app)
+    labels = {"method": "GET", "route": "/category/", "status": "200"}
+    before = _sample("shop_http_requests_total", **labels)
+    for _ in range(3):  # computed once, then kept
+        assert client.get("/category/", headers={"X-Frontend-Secret": SECRET}).status_code == 200
+    assert _sample("shop_http_requests_total", **labels) == before + 3
 
 
 def test_task_outcomes_are_counted(metrics_app, mailgun):
