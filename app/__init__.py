@@ -37,6 +37,9 @@ def create_app(config: dict | None = None, *, env: str | None = None) -> Flask:
 
     register_error_handlers(app)
     register_cli(app)
+    from app.core.edge import check_public_views
+
+    check_public_views(app)
     return app
 
 

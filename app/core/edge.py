@@ -165,6 +165,31 @@ def register_edge(app: Flask) -> None:
         return response
 
 
+def check_public_views(app: Flask) -> None:
+    """Make sure nothing is meant to run before a view whose answers the edge serves without
+    Flask: no decorator above its cached_response(public=True) (a guard would be skipped) and
+    no hook of its blueprints (a programming error: refuse to start), and no rate limit for
+    every route (configuration: serve nothing at the edge, with a warning)."""
+    for endpoint, view in app.view_functions.items():
+        marker = getattr(view, "answered_at_edge", None)
+        if marker is None:
+            continue
+        if marker is not view:
+            raise RuntimeError(f"{endpoint}: cached_response(public=True) must be the route's "
+                               "first decorator; what sits above it would be skipped")
+        parts = endpoint.split(".")[:-1]
+        for depth in range(1, len(parts) + 1):
+            if app.before_request_funcs.get(".".join(parts[:depth])):
+                raise RuntimeError(f"{endpoint}: its blueprint has a before_request hook, "
+                                   "which answers kept at the edge would skip")
+    if isinstance(app, ShopFlask) and any(
+        app.config.get(key) for key in ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION")
+    ):
+        log.warning("a rate limit applies to every route: kept answers are not served at the "
+                    "request edge")
+        app.edge_origin = None
+
+
 class NoCookieSessions(SecureCookieSessionInterface):
     """The shop keeps no state in Flask's signed session cookie (logins are JWT cookies tied
     to `auth_sessions` rows), so no request pays for opening one. Writing to `flask.session`

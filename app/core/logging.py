@@ -282,7 +282,10 @@ def log_access(method: str, path: str, status: int, started: float | None,
         return
     _ACCESS_LOG.info(
         "%s %s %s", method, path, status,
-        extra={"method": method, "path": path, "status": status, "duration_ms": duration_ms},
+        # The request id and user id go with the record: an answer from the request edge
+        # has no request context for the filter to read them from.
+        extra={"method": method, "path": path, "status": status, "duration_ms": duration_ms,
+               "request_id": request_id, "user_id": user_id},
     )
 
 

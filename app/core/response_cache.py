@@ -36,7 +36,7 @@ LOCAL_RESPONSES = 2048
 JSON_CONTENT_TYPE = "application/json"
 # Where each public answer kept by this process lives, by the raw GET that asked for it.
 _AT_EDGE = "edge_answers"
-_AT_EDGE_SIZE = 8192
+_AT_EDGE_SIZE = LOCAL_RESPONSES  # no more than the answers they point to
 
 
 def cached_response(
@@ -77,6 +77,10 @@ def cached_response(
             store = invalidation.kept(store_name, LOCAL_RESPONSES, app)
             body = store.get(key, stamp)
             if body is not None:
+                if public and req.method == "GET":
+                    # Kept but not known at the edge (its note was pushed out, or a HEAD or
+                    # another raw form of the path kept it): known from now on.
+                    _note_at_edge(app, req.environ, (namespace, tagged, store, key))
                 # content_type rather than mimetype: the same header, without working out
                 # whether a charset belongs to it on every hit.
                 return app.response_class(body, content_type=JSON_CONTENT_TYPE)
@@ -87,14 +91,15 @@ def cached_response(
                 and not response.is_streamed
             ):
                 ttl = app.config[namespace.ttl_setting]
-                valid_until = time.time() + ttl
-                store.put(key, stamp, valid_until, response.get_data())
+                store.put(key, stamp, time.time() + ttl, response.get_data())
                 if public and req.method == "GET":
-                    invalidation.kept(_AT_EDGE, _AT_EDGE_SIZE, app).put(
-                        _raw_request(req.environ), None, valid_until, (namespace, tagged, store, key)
-                    )
+                    _note_at_edge(app, req.environ, (namespace, tagged, store, key))
             return response
 
+        if public:
+            # What app.core.edge.check_public_views looks for: this very function registered
+            # as the view, with nothing above it.
+            wrapper.answered_at_edge = wrapper
         return wrapper
 
     return decorator
@@ -103,6 +108,16 @@ def cached_response(
 def _raw_request(environ: dict) -> tuple[str, str, str]:
     return (environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""),
             environ.get("QUERY_STRING", ""))
+
+
+def _note_at_edge(app, environ: dict, where: tuple) -> None:
+    """Tell the request edge where the public answer to this raw GET is kept. The note is
+    only a pointer: the answer is served only while its own entry is current, and the note
+    lapses after the namespace's TTL like the answer."""
+    ttl = app.config[where[0].ttl_setting]
+    invalidation.kept(_AT_EDGE, _AT_EDGE_SIZE, app).put(
+        _raw_request(environ), None, time.time() + ttl, where
+    )
 
 
 def kept_answer(app, environ: dict) -> tuple[bytes, str] | None:

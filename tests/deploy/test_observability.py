@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+from flask import request_started
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
@@ -78,19 +79,44 @@ def test_each_request_is_one_json_line_with_request_id_user_method_path_status_d
     assert line["level"] == "INFO"
 
 
+def _category_pages(app, count):
+    """GET /category/ `count` times (computed once, then answered at the edge) with request
+    ids kept-1, kept-2...; how many of them Flask dispatched."""
+    client = new_client(app)
+    dispatched = []
+
+    def note(sender, **_extra):
+        dispatched.append(sender)
+
+    request_started.connect(note, app)
+    try:
+        for number in range(1, count + 1):
+            response = client.get("/category/", headers={"X-Request-ID": f"kept-{number}"})
+            assert response.status_code == 200
+            assert response.headers["X-Request-ID"] == f"kept-{number}"
+    finally:
+        request_started.disconnect(note, app)
+    return len(dispatched)
+
+
 def test_a_kept_catalogue_page_answered_at_the_edge_still_writes_its_access_line(json_app):
     app, read_lines = json_app
-    client = new_client(app)
-    for number in (1, 2, 3):  # computed once, then kept
-        response = client.get("/category/", headers={"X-Request-ID": f"kept-{number}"})
-        assert response.status_code == 200
-        assert response.headers["X-Request-ID"] == f"kept-{number}"
+    assert _category_pages(app, 3) == 1
     lines = [line for line in read_lines() if line["logger"] == "app.access"]
     assert [line["request_id"] for line in lines] == ["kept-1", "kept-2", "kept-3"]
     assert {(line["method"], line["path"], line["status"]) for line in lines} == {
         ("GET", "/category/", 200)
     }
     assert all(line["duration_ms"] >= 0 and line["user_id"] is None for line in lines)
+
+
+def test_text_access_lines_of_the_edge_carry_their_request_id(make_app, caplog):
+    app = make_app(LOG_FORMAT="text", LOG_LEVEL="INFO")
+    with caplog.at_level(logging.INFO, logger="app.access"):
+        assert _category_pages(app, 2) == 1
+    records = [record for record in caplog.records if record.name == "app.access"]
+    assert [record.request_id for record in records] == ["kept-1", "kept-2"]
+    assert [record.getMessage() for record in records] == ["GET /category/ 200"] * 2
 
 
 def test_a_bad_incoming_request_id_is_replaced(json_app):
