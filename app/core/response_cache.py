@@ -71,16 +71,17 @@ def cached_response(
             if epoch is None:
                 return view(*args, **kwargs)
             tagged = tuple(tags(**kwargs)) if tags else ()
-            stamp = (epoch, version, *(channel.generation(tag) for tag in tagged))
+            stamp = _stamp(channel, (epoch, version), tagged)
             req = request._get_current_object()
             key = (req.path, req.query_string, caller)
             store = invalidation.kept(store_name, LOCAL_RESPONSES, app)
+            at_edge = (namespace, tagged, store, key) if public and req.method == "GET" else None
             body = store.get(key, stamp)
             if body is not None:
-                if public and req.method == "GET":
+                if at_edge is not None:
                     # Kept but not known at the edge (its note was pushed out, or a HEAD or
                     # another raw form of the path kept it): known from now on.
-                    _note_at_edge(app, req.environ, (namespace, tagged, store, key))
+                    _note_at_edge(app, req.environ, at_edge)
                 # content_type rather than mimetype: the same header, without working out
                 # whether a charset belongs to it on every hit.
                 return app.response_class(body, content_type=JSON_CONTENT_TYPE)
@@ -92,8 +93,8 @@ def cached_response(
             ):
                 ttl = app.config[namespace.ttl_setting]
                 store.put(key, stamp, time.time() + ttl, response.get_data())
-                if public and req.method == "GET":
-                    _note_at_edge(app, req.environ, (namespace, tagged, store, key))
+                if at_edge is not None:
+                    _note_at_edge(app, req.environ, at_edge)
             return response
 
         if public:
@@ -103,6 +104,12 @@ def cached_response(
         return wrapper
 
     return decorator
+
+
+def _stamp(channel, head: tuple[int, int], tags: tuple[str, ...]) -> tuple:
+    """What a kept answer is stamped with: the epoch and namespace version (`head`), then
+    the generation of each of the view's tags."""
+    return (*head, *(channel.generation(tag) for tag in tags))
 
 
 def _raw_request(environ: dict) -> tuple[str, str, str]:
@@ -131,6 +138,5 @@ def kept_answer(app, environ: dict) -> tuple[bytes, str] | None:
     head = namespace.known_stamp(app)
     if head is None:
         return None
-    channel = invalidation.bus(app)
-    body = store.get(key, (*head, *(channel.generation(tag) for tag in tags)))
+    body = store.get(key, _stamp(invalidation.bus(app), head, tags))
     return None if body is None else (body, key[0])

@@ -118,12 +118,9 @@ class VersionedCache:
         served (None when this process is out of touch with it). `app` saves looking up the
         current app for a caller that holds it."""
         health = self._health(app)
-        channel = invalidation.bus(app)
-        epoch = channel.sync() if channel is not None and not health.bump_pending else None
-        if epoch is not None:
-            known = channel.version(self.namespace)
-            if known is not None:
-                return epoch, known
+        channel, epoch, known = self._from_channel(app, health)
+        if known is not None:
+            return epoch, known
         version = self._read_version(health)
         if epoch is not None and version is not None:
             channel.learned(self.namespace, version, epoch)
@@ -133,14 +130,17 @@ class VersionedCache:
         """(epoch, version) when this process knows both from the invalidation channel
         alone, without asking the cache backend; else None. For a caller outside any app
         context (the request edge's kept answers, app.core.response_cache)."""
-        if self._health(app).bump_pending:
-            return None
+        _channel, epoch, known = self._from_channel(app, self._health(app))
+        return None if known is None else (epoch, known)
+
+    def _from_channel(self, app: Flask | None, health: _CacheHealth):
+        """(channel, epoch, version) as far as the invalidation channel tells them: no epoch
+        while this process is out of touch or its own bump is undelivered, no version until
+        it has learned one in this epoch."""
         channel = invalidation.bus(app)
-        epoch = channel.sync() if channel is not None else None
-        if epoch is None:
-            return None
-        version = channel.version(self.namespace)
-        return None if version is None else (epoch, version)
+        epoch = channel.sync() if channel is not None and not health.bump_pending else None
+        known = channel.version(self.namespace) if epoch is not None else None
+        return channel, epoch, known
 
     def _read_version(self, health: _CacheHealth) -> int | None:
         if not health.usable():
